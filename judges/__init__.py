@@ -1,0 +1,61 @@
+"""canary-engine judges: pure statistics (numpy, scipy). Never imports ``analysis``.
+
+A judge is ``judge(baseline, canary, params) -> Judgement``. Built-ins are registered in ``JUDGES`` the same way
+third-party judges are (entry point group ``canary_engine.judges``).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Callable
+
+import numpy as np
+
+from ._types import (
+    Classification,
+    Direction,
+    EffectMeasure,
+    EffectSizeParams,
+    Judgement,
+    JudgeParams,
+    NanStrategy,
+    OutlierStrategy,
+    Statistics,
+    json_number,
+)
+
+JudgeFn = Callable[[np.ndarray, np.ndarray, JudgeParams], Judgement]
+
+# name -> "module:function"; imported lazily so `import judges` stays cheap.
+_BUILTIN: dict[str, str] = {
+    "kayenta": "judges.kayenta:judge",
+    "mann-whitney": "judges.mann_whitney:judge",
+    "threshold": "judges.threshold:judge",
+}
+ENTRY_POINT_GROUP = "canary_engine.judges"
+
+
+def available() -> list[str]:
+    """Names of every judge: built-ins and those registered through entry points."""
+    names = set(_BUILTIN)
+    names.update(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+    return sorted(names)
+
+
+def get_judge(name: str) -> JudgeFn:
+    """Return the judge function registered as ``name``; unknown names raise ``KeyError`` listing the known ones."""
+    target = _BUILTIN.get(name)
+    if target is not None:
+        module, func = target.split(":")
+        return getattr(import_module(module), func)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            return ep.load()
+    raise KeyError(f"unknown judge {name!r}; known judges: {', '.join(available())}")
+
+
+__all__ = [
+    "Classification", "Direction", "EffectMeasure", "EffectSizeParams", "Judgement", "JudgeParams",
+    "NanStrategy", "OutlierStrategy", "Statistics", "available", "get_judge", "json_number", "JudgeFn",
+]

@@ -1,0 +1,54 @@
+"""Preprocessing applied to each side before judging: NaN handling, then optional IQR outlier removal.
+
+Follows Kayenta's ``NetflixACAJudge.transformMetric``: NaN first (remove, or replace with 0.0), then the
+``IQRDetector(factor, reduceSensitivity=True)`` fences ``[min(P1, Q1 - f*IQR), max(P99, Q3 + f*IQR)]`` with R-7
+percentiles (numpy's default ``linear`` method).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._types import JudgeParams, NanStrategy, OutlierStrategy
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One side after preprocessing, with counts of what was dropped or replaced."""
+
+    values: np.ndarray
+    n_nan: int
+    n_outliers: int
+
+
+def iqr_outliers(x: np.ndarray, factor: float, reduce_sensitivity: bool = True) -> np.ndarray:
+    """Boolean mask of outliers by Kayenta's IQR detector (R-7 quartiles)."""
+    x = np.asarray(x, dtype=float)
+    if x.size == 0:
+        return np.zeros(0, dtype=bool)
+    finite = x[np.isfinite(x)]
+    if finite.size == 0:
+        return np.zeros(x.shape, dtype=bool)
+    p1, q1, q3, p99 = np.percentile(finite, [1, 25, 75, 99])
+    iqr = q3 - q1
+    lower, upper = q1 - factor * iqr, q3 + factor * iqr
+    if reduce_sensitivity:
+        lower, upper = min(p1, lower), max(p99, upper)
+    return (x > upper) | (x < lower)
+
+
+def prepare(values: np.ndarray, params: JudgeParams) -> Prepared:
+    """Apply ``params.nan_strategy`` then ``params.outlier_strategy`` to one side."""
+    x = np.asarray(values, dtype=float).ravel()
+    nan = np.isnan(x)
+    n_nan = int(nan.sum())
+    if n_nan:
+        x = np.where(nan, 0.0, x) if params.nan_strategy is NanStrategy.REPLACE else x[~nan]
+    n_out = 0
+    if params.outlier_strategy is OutlierStrategy.REMOVE and x.size:
+        mask = iqr_outliers(x, params.outlier_factor)
+        n_out = int(mask.sum())
+        x = x[~mask]
+    return Prepared(x, n_nan, n_out)
