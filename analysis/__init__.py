@@ -1,0 +1,40 @@
+"""canary-engine: canary analysis as a library.
+
+    >>> from analysis import load_config, analyze_file
+    >>> result = analyze_file("canary.yaml", "data.csv")
+    >>> result.verdict.value, result.score.score
+    >>> result.to_frame()
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version as _version
+from pathlib import Path
+
+try:
+    __version__ = _version("canary-engine")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.1.0"
+
+from .collectors.file import FileCollector
+from .config import CanaryConfig, MetricConfig, Thresholds, load_config, parse_config
+from .errors import CanaryError, CollectorError, ConfigError, DataError, UsageError
+from .pipeline import analyze, judge_pairs
+from .results import AnalysisResult, MetricResult
+from .scoring import Score
+from .series import SamplePair, Series, Window
+from .verdict import Verdict, VerdictValue
+
+
+def analyze_file(config: str | Path | CanaryConfig, data: str | Path, window: Window | None = None) -> AnalysisResult:
+    """Analyze recorded data (CSV or Parquet) with a config file or a loaded ``CanaryConfig``."""
+    cfg = config if isinstance(config, CanaryConfig) else load_config(config)
+    return analyze(cfg, FileCollector(data), window)
+
+
+__all__ = [
+    "AnalysisResult", "CanaryConfig", "CanaryError", "CollectorError", "ConfigError", "DataError", "FileCollector",
+    "MetricConfig", "MetricResult", "SamplePair", "Score", "Series", "Thresholds", "UsageError", "Verdict",
+    "VerdictValue", "Window", "analyze", "analyze_file", "judge_pairs", "load_config", "parse_config",
+    "__version__",
+]

@@ -1,0 +1,172 @@
+"""Recorded data: long ("tidy") CSV or Parquet with columns ``metric, scope, timestamp, value``.
+
+``scope`` is ``baseline`` or ``canary``; ``timestamp`` is ISO 8601 or epoch seconds; ``value`` is numeric, NaN
+allowed (an empty cell, ``NaN``). CSV files may start with ``# canary: {json}`` lines holding metadata (the
+recorder writes the window and the expanded queries there). Errors name the file and the line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..config import MetricConfig
+from ..errors import DataError
+from ..series import SCOPES, SamplePair, Series, Window
+
+COLUMNS = ("metric", "scope", "timestamp", "value")
+_NAN_WORDS = {"", "nan", "NaN", "NAN", "null", "NULL", "None"}
+
+
+def _read_metadata(path: Path) -> tuple[dict[str, Any], int]:
+    meta: dict[str, Any] = {}
+    skipped = 0
+    with path.open("r", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            skipped += 1
+            body = line[1:].strip()
+            if body.startswith("canary:"):
+                try:
+                    meta.update(json.loads(body[len("canary:"):]))
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{path}: line {skipped}: invalid metadata JSON: {e.msg}") from None
+    return meta, skipped
+
+
+def _parse_timestamps(col: pd.Series, lines: np.ndarray, source: str) -> np.ndarray:
+    as_num = pd.to_numeric(col, errors="coerce")
+    out = as_num.to_numpy(dtype=float, copy=True)
+    todo = np.isnan(out)
+    if todo.any():
+        text = col[todo].astype(str).str.strip()
+        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        bad = parsed.isna().to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            line = int(lines[np.flatnonzero(todo)[i]])
+            raise DataError(f"{source}: line {line}: timestamp {text.iloc[i]!r} is neither ISO 8601 nor epoch seconds")
+        secs = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+        out[todo] = secs.to_numpy(dtype=float)
+    return out
+
+
+def read_frame(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read and validate a data file into a frame with float ``timestamp`` (epoch s) and float ``value``.
+
+    Returns the frame (with a ``line`` column giving each row's line in the file) and the file's metadata.
+    """
+    p = Path(path)
+    source = str(path)
+    if not p.exists():
+        raise DataError(f"{source}: no such file")
+    meta: dict[str, Any] = {}
+    try:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            try:
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise DataError(f"{source}: reading Parquet needs pyarrow (pip install pyarrow)") from None
+            table = pq.read_table(p)
+            raw_meta = (table.schema.metadata or {}).get(b"canary")
+            if raw_meta:
+                meta = json.loads(raw_meta)
+            df = table.to_pandas()
+            first_line = 1
+        else:
+            meta, skipped = _read_metadata(p)
+            df = pd.read_csv(p, skiprows=skipped, dtype=str, keep_default_na=False, skipinitialspace=True)
+            first_line = skipped + 2
+    except DataError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{source}: the file is empty (expected columns {', '.join(COLUMNS)})") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"{source}: cannot parse: {msg}") from None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)}; "
+                        f"expected {', '.join(COLUMNS)}, found {', '.join(df.columns) or 'none'}")
+    if df.empty:
+        raise DataError(f"{source}: the file has a header but no rows")
+    lines = np.arange(first_line, first_line + len(df))
+    df = df.reset_index(drop=True)
+    metric = df["metric"].astype(str).str.strip()
+    if (metric == "").any():
+        i = int(np.flatnonzero((metric == "").to_numpy())[0])
+        raise DataError(f"{source}: line {lines[i]}: empty metric name")
+    scope = df["scope"].astype(str).str.strip().str.lower()
+    bad_scope = ~scope.isin(SCOPES)
+    if bad_scope.any():
+        i = int(np.flatnonzero(bad_scope.to_numpy())[0])
+        raise DataError(f"{source}: line {lines[i]}: unknown scope {df['scope'].iloc[i]!r} "
+                        f"(expected baseline or canary)")
+    raw_v = df["value"]
+    if not pd.api.types.is_numeric_dtype(raw_v):
+        text = raw_v.astype(str).str.strip()
+        is_nan_word = text.isin(_NAN_WORDS)
+        value = pd.to_numeric(text.where(~is_nan_word, "nan"), errors="coerce")
+        bad_v = value.isna() & ~is_nan_word & (text.str.lower() != "nan")
+    else:
+        value = pd.to_numeric(raw_v, errors="coerce")
+        bad_v = value.isna() & raw_v.notna()
+    if bad_v.any():
+        i = int(np.flatnonzero(bad_v.to_numpy())[0])
+        raise DataError(f"{source}: line {lines[i]}: value {str(raw_v.iloc[i])!r} is not a number")
+    ts = _parse_timestamps(df["timestamp"], lines, source)
+    out = pd.DataFrame({"metric": metric, "scope": scope, "timestamp": ts,
+                        "value": value.to_numpy(dtype=float), "line": lines})
+    return out, meta
+
+
+class FileCollector:
+    """Serves metrics from a recorded data file (CSV or Parquet), read and validated once."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self.frame, self.metadata = read_frame(path)
+        self._groups = {key: g for key, g in self.frame.groupby(["metric", "scope"], sort=False)}
+
+    def check(self) -> None:  # the file was validated on load
+        return None
+
+    def window(self) -> Window:
+        """The recorded window if the file says so, else the span of its timestamps."""
+        w = self.metadata.get("window") or {}
+        if "start" in w and "end" in w:
+            try:
+                start = pd.Timestamp(w["start"]).timestamp()
+                end = pd.Timestamp(w["end"]).timestamp()
+                return Window(start, end)
+            except (ValueError, TypeError):
+                pass
+        ts = self.frame["timestamp"].to_numpy()
+        return Window(float(ts.min()), float(ts.max()))
+
+    def metric_names(self) -> list[str]:
+        return list(dict.fromkeys(self.frame["metric"]))
+
+    def series(self, metric: str, scope: str, window: Window | None = None) -> Series:
+        g = self._groups.get((metric, scope))
+        queries = self.metadata.get("queries", {}).get(metric, {})
+        query = queries.get(scope, "") if isinstance(queries, dict) else ""
+        if g is None:
+            return Series.empty(query)
+        ts = g["timestamp"].to_numpy()
+        vs = g["value"].to_numpy()
+        if window is not None:
+            keep = (ts >= window.start) & (ts <= window.end)
+            ts, vs = ts[keep], vs[keep]
+        order = np.argsort(ts, kind="stable")
+        return Series(ts[order], vs[order], query)
+
+    def collect(self, metrics: Sequence[MetricConfig], window: Window | None) -> dict[str, SamplePair]:
+        return {m.name: SamplePair(m.name, self.series(m.name, "baseline", window),
+                                   self.series(m.name, "canary", window)) for m in metrics}

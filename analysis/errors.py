@@ -1,0 +1,27 @@
+"""Errors with the exit code the CLI turns them into. Each message is one line that names the file, key or line."""
+
+from __future__ import annotations
+
+
+class CanaryError(Exception):
+    """Base class. ``exit_code`` is what ``canary`` exits with when this error stops a command."""
+
+    exit_code = 4
+
+
+class UsageError(CanaryError):
+    """Bad command-line use or bad input the user must fix (exit 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A config file that cannot be read or does not validate (exit 2)."""
+
+
+class DataError(UsageError):
+    """A data file that cannot be read or has the wrong shape (exit 2)."""
+
+
+class CollectorError(CanaryError):
+    """A source of metrics that failed (unreachable, bad query, malformed answer). Fails closed (exit 4)."""

@@ -1,0 +1,104 @@
+"""The one place where the arrows live: config -> collect -> judge -> score -> verdict -> result."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Mapping
+
+from judges import Classification, Judgement, JudgeParams, Statistics, get_judge
+
+from . import scoring, verdict
+from .collectors import Collector
+from .config import CanaryConfig, MetricConfig
+from .results import AnalysisResult, MetricResult
+from .series import SamplePair, Window
+
+Progress = Callable[[int, int, str], None]
+
+
+def engine_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair]) -> Judgement:
+    params: JudgeParams = m.params
+    if pair.error:
+        return Judgement(Classification.ERROR, f"{m.name}: {pair.error}", critical=m.critical,
+                         statistics=Statistics(n_baseline=len(pair.baseline), n_canary=len(pair.canary)))
+    if m.denominator is not None:
+        den = pairs[m.denominator]
+        if den.error:
+            return Judgement(Classification.ERROR, f"{m.name}: denominator {m.denominator} failed: {den.error}",
+                             critical=m.critical)
+        params = dataclasses.replace(params, options={**params.options,
+                                                      "baseline_denominator": den.baseline.values,
+                                                      "canary_denominator": den.canary.values})
+    try:
+        return get_judge(m.judge)(pair.baseline.values, pair.canary.values, params)
+    except Exception as e:  # a judge bug must fail closed, never pass
+        return Judgement(Classification.ERROR, f"Classification of {m.name} failed: {type(e).__name__}: {e}",
+                         critical=m.critical)
+
+
+def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: Window | None,
+                progress: Progress | None = None, warnings: tuple[str, ...] = ()) -> AnalysisResult:
+    """Judge already-collected pairs and score them (used by ``analyze`` and by interval runs)."""
+    results = []
+    total = len(config.metrics)
+    for i, m in enumerate(config.metrics):
+        pair = pairs.get(m.name) or SamplePair(m.name, *(2 * [_empty()]), error="the collector returned nothing")
+        judgement = _judge_one(m, pair, pairs)
+        query = {s: p.query for s, p in (("baseline", pair.baseline), ("canary", pair.canary)) if p.query}
+        results.append(MetricResult(
+            name=m.name, group=m.group, judge=m.judge, judgement=judgement, critical_metric=m.critical,
+            must_have_data=m.must_have_data, muted=m.muted, direction=m.params.direction.value, query=query,
+            warnings=pair.warnings() + _judge_warnings(judgement)))
+        if progress is not None:
+            progress(i + 1, total, m.name)
+    return finish(config, tuple(results), window, dict(pairs), warnings)
+
+
+def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Window | None,
+           pairs: Mapping[str, SamplePair], warnings: tuple[str, ...] = ()) -> AnalysisResult:
+    """Score and decide a set of metric results."""
+    scored = [scoring.Scored(r.name, r.group, r.classification, r.critical_metric, r.must_have_data, r.muted)
+              for r in results]
+    s = scoring.score(scored, config.group_weights)
+    critical_failures = [r.name for r in results if r.critical and not r.muted]
+    v = verdict.decide(scored, critical_failures, s, config.thresholds)
+    few = [r.name for r in results if any("fewer than" in w for w in r.warnings)]
+    if few:
+        warnings = warnings + (f"{len(few)} metric(s) returned fewer than 50 data points, which reduces confidence "
+                               f"in the score: {', '.join(few[:5])}",)
+    return AnalysisResult(config_name=config.name, window=window, metrics=results, score=s, verdict=v,
+                          thresholds=config.thresholds, engine_version=engine_version(), warnings=warnings,
+                          pairs=pairs)
+
+
+def _judge_warnings(j: Judgement) -> tuple[str, ...]:
+    out = []
+    for scope in ("baseline", "canary"):
+        n = j.statistics.extra.get(f"n_outliers_{scope}", 0) or 0
+        if n:
+            out.append(f"{int(n)} {scope} outliers removed")
+    return tuple(out)
+
+
+def _empty():
+    from .series import Series
+
+    return Series.empty()
+
+
+def analyze(config: CanaryConfig, collector: Collector, window: Window | None = None,
+            progress: Progress | None = None) -> AnalysisResult:
+    """Collect every metric of ``config`` for ``window`` from ``collector``, judge, score and decide.
+
+    A metric the collector could not fetch becomes an ``error`` result, and the verdict fails closed.
+    """
+    if window is None and hasattr(collector, "window"):
+        window = collector.window()
+    pairs = collector.collect(config.metrics, window)
+    return judge_pairs(config, pairs, window, progress)

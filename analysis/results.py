@@ -1,0 +1,188 @@
+"""Result types of an analysis: per-metric results and the whole run, with JSON, pandas and notebook views."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from judges import Classification, Judgement, Statistics, json_number
+
+from .config import Thresholds
+from .scoring import Score
+from .series import SamplePair, Window
+from .verdict import Verdict
+
+STAT_KEYS = ("n_baseline", "n_canary", "estimate", "ci_lower", "ci_upper", "p_value", "effect_size",
+             "baseline_median", "canary_median")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricResult:
+    """One metric's outcome, with what the config said about it and the data-quality warnings."""
+
+    name: str
+    group: str
+    judge: str
+    judgement: Judgement
+    critical_metric: bool = False
+    must_have_data: bool = False
+    muted: bool = False
+    direction: str = "either"
+    query: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    # the p-value after family-wise (Holm) adjustment across the gating metrics, when applied
+    p_adjusted: float = math.nan
+
+    @property
+    def classification(self) -> Classification:
+        return self.judgement.classification
+
+    @property
+    def critical(self) -> bool:
+        """True when this result is a critical failure that fails the run."""
+        return self.judgement.critical and self.classification in (Classification.HIGH, Classification.LOW)
+
+    @property
+    def reason(self) -> str:
+        return self.judgement.reason
+
+    @property
+    def statistics(self) -> Statistics:
+        return self.judgement.statistics
+
+    @property
+    def failed(self) -> bool:
+        """High, low, error, or nodata that must not be missing: what a CI system shows as a failure."""
+        c = self.classification
+        if c in (Classification.HIGH, Classification.LOW, Classification.ERROR):
+            return True
+        return c is Classification.NODATA and (self.must_have_data or self.critical_metric)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"name": self.name, "group": self.group, "judge": self.judge,
+             "classification": self.classification.value, "critical": self.critical,
+             "critical_metric": self.critical_metric, "must_have_data": self.must_have_data, "muted": self.muted,
+             "direction": self.direction, "reason": self.reason,
+             "statistics": self.statistics.to_dict(), "p_adjusted": json_number(self.p_adjusted),
+             "warnings": list(self.warnings), "query": dict(self.query)}
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisResult:
+    """A whole analysis: verdict, score, groups and every metric's result.
+
+    ``pairs`` keeps the collected data for plots and reports; ``to_dict(include_data=True)`` writes it out.
+    """
+
+    config_name: str
+    window: Window | None
+    metrics: tuple[MetricResult, ...]
+    score: Score
+    verdict: Verdict
+    thresholds: Thresholds
+    engine_version: str
+    warnings: tuple[str, ...] = ()
+    pairs: Mapping[str, SamplePair] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+    def metric(self, name: str) -> MetricResult:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise KeyError(f"no metric named {name!r}; metrics: {', '.join(m.name for m in self.metrics)}")
+
+    def to_dict(self, include_data: bool = False) -> dict[str, Any]:
+        metrics = []
+        for m in self.metrics:
+            d = m.to_dict()
+            if include_data and m.name in self.pairs:
+                p = self.pairs[m.name]
+                d["data"] = {"baseline": p.baseline.to_dict(), "canary": p.canary.to_dict()}
+            metrics.append(d)
+        return {
+            "verdict": self.verdict.value.value,
+            "reason": self.verdict.reason,
+            "exit_code": self.exit_code,
+            "score": self.score.score,
+            "score_override": self.score.override or None,
+            "thresholds": self.thresholds.to_dict(),
+            "groups": dict(self.score.groups),
+            "config": self.config_name,
+            "window": self.window.to_dict() if self.window else None,
+            "engine_version": self.engine_version,
+            "warnings": list(self.warnings),
+            "metrics": metrics,
+        }
+
+    def to_json(self, include_data: bool = False, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(include_data), indent=indent, allow_nan=False)
+
+    def to_frame(self):
+        """One row per metric: classification, reason and every statistic (pandas DataFrame)."""
+        import pandas as pd
+
+        rows = []
+        for m in self.metrics:
+            s = m.statistics
+            row = {"name": m.name, "group": m.group, "judge": m.judge, "classification": m.classification.value,
+                   "critical": m.critical, "muted": m.muted}
+            row.update({k: getattr(s, k) for k in STAT_KEYS})
+            row.update({"p_adjusted": m.p_adjusted, "reason": m.reason, "warnings": "; ".join(m.warnings)})
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("name")
+
+    def plot(self, metric: str):
+        """Time series and distribution of one metric, as a matplotlib Figure."""
+        from .plots import metric_figure
+
+        return metric_figure(self.metric(metric), self.pairs.get(metric))
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for m in self.metrics:
+            counts[m.classification.value] = counts.get(m.classification.value, 0) + 1
+        summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+        return (f"<AnalysisResult {self.config_name!r}: {self.verdict.value.value.upper()} "
+                f"score {self.score.score:g} ({summary})>")
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        head = (f"<p><b>{esc(self.config_name)}</b>: <b>{esc(self.verdict.value.value.upper())}</b>, score "
+                f"{self.score.score:g} (pass &ge; {self.thresholds.pass_:g}, marginal &ge; "
+                f"{self.thresholds.marginal:g})<br>{esc(self.verdict.reason)}</p>")
+        cols = ["metric", "group", "class", "baseline median", "canary median", "shift [CI]", "p", "effect",
+                "n (b/c)", "reason"]
+        rows = []
+        for m in sorted(self.metrics, key=lambda m: not m.failed):
+            s = m.statistics
+            rows.append("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in (
+                m.name, m.group, m.classification.value, fmt(s.baseline_median), fmt(s.canary_median),
+                f"{fmt(s.estimate)} [{fmt(s.ci_lower)}, {fmt(s.ci_upper)}]", fmt(s.p_value), fmt(s.effect_size),
+                f"{s.n_baseline}/{s.n_canary}", m.reason)) + "</tr>")
+        table = ("<table><thead><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr></thead><tbody>"
+                 + "".join(rows) + "</tbody></table>")
+        return head + table
+
+
+def fmt(v: Any, digits: int = 4) -> str:
+    """Compact number formatting for tables; NaN and None print as a dash."""
+    if v is None:
+        return "-"
+    if isinstance(v, (int,)) and not isinstance(v, bool):
+        return str(v)
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isnan(f):
+        return "-"
+    if math.isinf(f):
+        return "inf" if f > 0 else "-inf"
+    return f"{f:.{digits}g}"

@@ -1,0 +1,89 @@
+"""What collectors hand to the pipeline: one time series per scope, paired per metric, over one window."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+import numpy as np
+
+from judges import json_number
+
+SCOPES = ("baseline", "canary")
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None or not math.isfinite(ts):
+        return None
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Analysis window in epoch seconds (UTC). ``end`` is inclusive."""
+
+    start: float
+    end: float
+
+    def __post_init__(self) -> None:
+        if not self.end >= self.start:
+            raise ValueError(f"window end {self.end} is before its start {self.start}")
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": _iso(self.start), "end": _iso(self.end)}
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One scope's samples: epoch-second timestamps and float values (NaN allowed), sorted by time."""
+
+    timestamps: np.ndarray
+    values: np.ndarray
+    query: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    # points the source expected but did not deliver (gaps), counted by the collector where it can tell
+    missing: int = 0
+
+    @staticmethod
+    def empty(query: str = "") -> "Series":
+        return Series(np.zeros(0), np.zeros(0), query)
+
+    def __len__(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def n_nan(self) -> int:
+        return int(np.isnan(self.values).sum())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"timestamps": [json_number(t) for t in self.timestamps.tolist()],
+                "values": [json_number(v) for v in self.values.tolist()]}
+
+
+@dataclass(frozen=True, slots=True)
+class SamplePair:
+    """Baseline and canary series of one metric. ``error`` is set when the collector could not fetch them."""
+
+    metric: str
+    baseline: Series
+    canary: Series
+    error: str | None = None
+
+    def warnings(self, min_points: int = 50) -> tuple[str, ...]:
+        """Data-quality notes shown beside the result: few points, NaN, gaps."""
+        out = []
+        for scope, s in (("baseline", self.baseline), ("canary", self.canary)):
+            n = len(s) - s.n_nan
+            if 0 < n < min_points:
+                out.append(f"{scope} has only {n} data points (fewer than {min_points} reduces confidence)")
+            if s.n_nan:
+                out.append(f"{scope} has {s.n_nan} NaN values")
+            if s.missing:
+                out.append(f"{scope} is missing {s.missing} points (gaps)")
+        return tuple(out)
