@@ -1,0 +1,119 @@
+"""``canary analyze``, ``canary validate`` and ``canary demo``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..config import CanaryConfig, load_config
+from ..errors import UsageError
+from ..results import AnalysisResult
+from ._output import write_atomic
+
+
+def _progress(total: int):
+    """A progress callback on stderr for long runs in a terminal; None otherwise."""
+    if total < 200 or not sys.stderr.isatty():
+        return None
+
+    def report(done: int, total: int, name: str) -> None:
+        if done == total or done % 50 == 0:
+            click.echo(f"\rjudging {done}/{total} metrics", err=True, nl=done == total)
+
+    return report
+
+
+def emit(result: AnalysisResult, json_path: str | None, only_failed: bool = False,
+         json_data: bool = True) -> None:
+    """Print the table (to stderr when JSON goes to stdout) and write the JSON result."""
+    from ..terminal import render
+
+    to_stderr = json_path == "-"
+    stream = sys.stderr if to_stderr else sys.stdout
+    click.echo(render(result, color=stream.isatty(), only_failed=only_failed), err=to_stderr)
+    if json_path:
+        write_atomic(json_path, result.to_json(include_data=json_data))
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--data", "data", type=click.Path(dir_okay=False), help="Recorded data: CSV or Parquet with columns "
+              "metric, scope, timestamp, value.")
+@click.option("--json", "json_path", metavar="PATH|-", help="Write the result as JSON ('-' for stdout).")
+@click.option("--json-no-data", is_flag=True, help="Leave the collected series out of the JSON result.")
+@click.option("--only-failed", is_flag=True, help="List only metrics that did not pass.")
+def analyze(config: str, data: str | None, json_path: str | None, json_no_data: bool, only_failed: bool) -> int:
+    """Judge baseline against canary for every metric of CONFIG and print the verdict.
+
+    Exit codes: 0 pass, 1 fail, 2 usage or config error, 3 marginal, 4 nodata or error.
+    """
+    from ..collectors.file import FileCollector
+    from ..pipeline import analyze as run
+
+    cfg = load_config(config)
+    if not data:
+        raise UsageError("give the data to judge: --data PATH")
+    collector = FileCollector(data)
+    result = run(cfg, collector, progress=_progress(len(cfg.metrics)))
+    emit(result, json_path, only_failed, json_data=not json_no_data)
+    return result.exit_code
+
+
+def describe(cfg: CanaryConfig) -> str:
+    lines = [f"{cfg.source}: valid config {cfg.name!r} with {len(cfg.metrics)} metric(s)"]
+    for m in cfg.metrics:
+        flags = [f for f, on in (("critical", m.critical), ("must-have-data", m.must_have_data),
+                                 ("muted", m.muted)) if on]
+        lines.append(f"  {m.name}: judge {m.judge}, group {m.group}, direction {m.params.direction.value}"
+                     + (f" ({', '.join(flags)})" if flags else ""))
+    weights = ", ".join(f"{g} {cfg.group_weights.get(g, 'shared')}" for g in cfg.groups())
+    lines.append(f"  groups: {weights}")
+    lines.append(f"  scoring: pass >= {cfg.thresholds.pass_:g}, marginal >= {cfg.thresholds.marginal:g}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+def validate(config: str) -> int:
+    """Check CONFIG and print what it defines (exit 0), or the first error (exit 2)."""
+    click.echo(describe(load_config(config)))
+    return 0
+
+
+def demo_dir() -> Path:
+    """The demo fixtures: ``fixtures/demo`` of the source tree, or the current directory's."""
+    import os
+
+    candidates = [Path(os.environ["CANARY_DEMO_DIR"])] if os.environ.get("CANARY_DEMO_DIR") else []
+    candidates += [Path(__file__).resolve().parents[2] / "fixtures" / "demo", Path.cwd() / "fixtures" / "demo"]
+    for c in candidates:
+        if (c / "canary.yaml").is_file():
+            return c
+    raise UsageError("demo data not found: run from the repository checkout (fixtures/demo) "
+                     "or set CANARY_DEMO_DIR")
+
+
+@click.command()
+@click.option("--json", "json_dir", type=click.Path(file_okay=False), help="Also write each result as JSON here.")
+def demo(json_dir: str | None) -> int:
+    """Run the two embedded scenarios: a healthy canary (passes) and a latency and error-rate regression (fails)."""
+    from .. import analyze_file
+
+    d = demo_dir()
+    cfg = load_config(d / "canary.yaml")
+    outcomes = []
+    for scenario, expect in (("healthy", "pass"), ("regression", "fail")):
+        click.echo(f"=== scenario: {scenario} (expected: {expect}) ===")
+        result = analyze_file(cfg, d / f"{scenario}.csv")
+        emit(result, str(Path(json_dir) / f"{scenario}.json") if json_dir else None)
+        click.echo("")
+        outcomes.append((scenario, expect, result.verdict.value.value))
+    click.echo("demo summary:")
+    ok = True
+    for scenario, expect, got in outcomes:
+        mark = "as expected" if got == expect else "UNEXPECTED"
+        ok &= got == expect
+        click.echo(f"  {scenario:<11} verdict {got.upper():<8} ({mark})")
+    return 0 if ok else 1

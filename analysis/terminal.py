@@ -1,0 +1,83 @@
+"""Plain-text views of a result for the terminal: the metric table, group scores and the verdict line."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Iterable
+
+from .results import AnalysisResult, MetricResult, fmt
+
+_COLORS = {"pass": "green", "high": "red", "low": "red", "nodata": "yellow", "error": "magenta",
+           "marginal": "yellow", "fail": "red"}
+
+
+def _table(headers: list[str], rows: list[list[str]], aligns: str) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def line(cells: Iterable[str]) -> str:
+        out = []
+        for c, w, a in zip(cells, widths, aligns):
+            out.append(c.rjust(w) if a == "r" else c.ljust(w))
+        return "  ".join(out).rstrip()
+
+    return [line(headers), line("-" * w for w in widths)] + [line(r) for r in rows]
+
+
+def _order(metrics: Iterable[MetricResult]) -> list[MetricResult]:
+    rank = {"high": 0, "low": 0, "error": 1, "nodata": 2, "pass": 3}
+    return sorted(metrics, key=lambda m: (not m.critical, rank.get(m.classification.value, 9)))
+
+
+def render(result: AnalysisResult, color: bool = False, only_failed: bool = False) -> str:
+    """The full report: metric table (failures first), reasons, group scores and the verdict."""
+    import click
+
+    style = (lambda text, key: click.style(text, fg=_COLORS.get(key), bold=True)) if color else \
+        (lambda text, key: text)
+    lines = []
+    w = result.window
+    window = f"  window {w.to_dict()['start']} .. {w.to_dict()['end']}" if w else ""
+    lines.append(f"canary analysis: {result.config_name}{window}  (engine {result.engine_version})")
+    lines.append("")
+    headers = ["metric", "group", "result", "baseline med", "canary med", "shift [CI]", "p", "effect", "n b/c"]
+    rows, reasons = [], []
+    metrics = _order(result.metrics)
+    if only_failed:
+        metrics = [m for m in metrics if m.classification.value != "pass"]
+    for m in metrics:
+        s = m.statistics
+        label = m.classification.value.upper() + (" (critical)" if m.critical else "") + \
+            (" (muted)" if m.muted else "")
+        ci = f"{fmt(s.estimate)} [{fmt(s.ci_lower)}, {fmt(s.ci_upper)}]" if s.estimate == s.estimate else "-"
+        rows.append([m.name, m.group, label, fmt(s.baseline_median), fmt(s.canary_median), ci, fmt(s.p_value, 3),
+                     fmt(s.effect_size, 3), f"{s.n_baseline}/{s.n_canary}"])
+        if m.classification.value != "pass" or m.warnings:
+            note = m.reason or ""
+            if m.warnings:
+                note = (note + "; " if note else "") + "; ".join(m.warnings)
+            reasons.append((m, note))
+    table = _table(headers, rows, "lllrrrrrr")
+    for i, m in enumerate(metrics):  # colour only the result cell, after widths are known
+        if color:
+            label = rows[i][2]
+            table[i + 2] = table[i + 2].replace(label, style(label, m.classification.value), 1)
+    lines.extend(table)
+    if reasons:
+        lines.append("")
+        lines.append("reasons:")
+        width = max(60, shutil.get_terminal_size((120, 20)).columns - 4)
+        for m, note in reasons:
+            text = f"  {m.name} [{m.classification.value}]: {note}"
+            lines.append(text if len(text) <= width * 3 else text[: width * 3 - 1] + "…")
+    lines.append("")
+    weights = {g: result.score.groups[g] for g in result.score.groups}
+    if weights:
+        lines.append("groups: " + ", ".join(f"{g} {fmt(v, 4)}" for g, v in weights.items()))
+    for wmsg in result.warnings:
+        lines.append(f"warning: {wmsg}")
+    v = result.verdict.value.value
+    lines.append(f"verdict: {style(v.upper(), v)}  score {result.score.score:g}/100  "
+                 f"(pass >= {result.thresholds.pass_:g}, marginal >= {result.thresholds.marginal:g})  "
+                 f"exit {result.exit_code}")
+    lines.append(f"reason: {result.verdict.reason}")
+    return "\n".join(lines)
