@@ -1,0 +1,72 @@
+"""Recorded data files: CSV and Parquet, timestamps, NaN, and one-line errors that name the line."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.collectors.file import FileCollector
+from analysis.config import parse_config
+from analysis.errors import DataError
+
+HEADER = "metric,scope,timestamp,value\n"
+
+
+def write(tmp_path, body, name="d.csv"):
+    p = tmp_path / name
+    p.write_text(body)
+    return p
+
+
+@pytest.mark.parametrize("body, what", [
+    (HEADER + "lat,canry,1,2\n", "line 2: unknown scope 'canry'"),
+    (HEADER + "lat,canary,1,2\nlat,canary,2,fast\n", "line 3: value 'fast' is not a number"),
+    (HEADER + "lat,canary,yesterday,2\n", "line 2: timestamp 'yesterday'"),
+    ("metric,scope,value\nlat,canary,2\n", "missing column(s) timestamp"),
+    ("", "the file is empty"),
+    (HEADER, "no rows"),
+    (HEADER + ",canary,1,2\n", "line 2: empty metric name"),
+])
+def test_bad_files_get_one_line_errors(tmp_path, body, what):
+    p = write(tmp_path, body)
+    with pytest.raises(DataError) as e:
+        FileCollector(p)
+    assert what in str(e.value) and str(p) in str(e.value) and e.value.exit_code == 2
+
+
+def test_metadata_lines_shift_the_line_numbers(tmp_path):
+    p = write(tmp_path, '# canary: {"window": {"start": "2024-01-01T00:00:00Z", "end": "2024-01-01T01:00:00Z"}}\n'
+              + HEADER + "lat,canary,1,2\nlat,baseline,1,x\n")
+    with pytest.raises(DataError, match="line 4"):
+        FileCollector(p)
+
+
+def test_iso_and_epoch_timestamps_and_nan(tmp_path):
+    p = write(tmp_path, HEADER + "lat,baseline,2024-01-01T00:01:00Z,2\nlat,baseline,1704067200,1\n"
+              "lat,canary,2024-01-01T00:00:00+00:00,NaN\nlat,canary,1704067260,\n")
+    c = FileCollector(p)
+    b = c.series("lat", "baseline")
+    assert b.timestamps.tolist() == [1704067200.0, 1704067260.0] and b.values.tolist() == [1.0, 2.0]
+    assert c.series("lat", "canary").n_nan == 2
+    assert c.window().start == 1704067200.0
+
+
+def test_missing_metric_is_empty_not_an_error(tmp_path):
+    c = FileCollector(write(tmp_path, HEADER + "lat,baseline,1,2\n"))
+    cfg = parse_config({"metrics": [{"name": "lat"}, {"name": "errors"}]})
+    pairs = c.collect(cfg.metrics, None)
+    assert len(pairs["lat"].canary) == 0 and len(pairs["errors"].baseline) == 0
+    assert pairs["lat"].error is None
+
+
+def test_parquet(tmp_path):
+    df = pd.DataFrame({"metric": ["lat"] * 4, "scope": ["baseline", "baseline", "canary", "canary"],
+                       "timestamp": [1.0, 2.0, 1.0, 2.0], "value": [1.0, math.nan, 3.0, 4.0]})
+    p = tmp_path / "d.parquet"
+    df.to_parquet(p)
+    c = FileCollector(p)
+    assert np.array_equal(c.series("lat", "canary").values, [3.0, 4.0])
+    assert c.series("lat", "baseline").n_nan == 1
