@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-import pandas as pd
 
 from ..config import MetricConfig
 from ..errors import DataError
@@ -39,7 +38,9 @@ def _read_metadata(path: Path) -> tuple[dict[str, Any], int]:
     return meta, skipped
 
 
-def _parse_timestamps(col: pd.Series, lines: np.ndarray, source: str) -> np.ndarray:
+def _parse_timestamps(col, lines: np.ndarray, source: str) -> np.ndarray:
+    import pandas as pd
+
     as_num = pd.to_numeric(col, errors="coerce")
     out = as_num.to_numpy(dtype=float, copy=True)
     todo = np.isnan(out)
@@ -56,11 +57,13 @@ def _parse_timestamps(col: pd.Series, lines: np.ndarray, source: str) -> np.ndar
     return out
 
 
-def read_frame(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+def read_frame(path: str | Path):
     """Read and validate a data file into a frame with float ``timestamp`` (epoch s) and float ``value``.
 
     Returns the frame (with a ``line`` column giving each row's line in the file) and the file's metadata.
     """
+    import pandas as pd
+
     p = Path(path)
     source = str(path)
     if not p.exists():
@@ -139,6 +142,8 @@ class FileCollector:
 
     def window(self) -> Window:
         """The recorded window if the file says so, else the span of its timestamps."""
+        import pandas as pd
+
         w = self.metadata.get("window") or {}
         if "start" in w and "end" in w:
             try:

@@ -1,0 +1,49 @@
+"""The shape of the code: imports run one way (judges <- analysis <- cli), and the public API is what it says."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_judges_never_import_analysis_or_io_libraries():
+    for path in (ROOT / "judges").rglob("*.py"):
+        bad = _imports(path) & {"analysis", "prometheus_api_client", "requests", "click", "pandas", "matplotlib"}
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_only_the_prometheus_collector_imports_the_client():
+    for path in (ROOT / "analysis").rglob("*.py"):
+        if path.name == "prometheus.py" and path.parent.name == "collectors":
+            continue
+        assert "prometheus_api_client" not in _imports(path), path.relative_to(ROOT)
+
+
+def test_analysis_public_names_exist():
+    import analysis
+
+    for name in analysis.__all__:
+        assert hasattr(analysis, name), name
+
+
+def test_import_judges_and_help_stay_light():
+    code = ("import sys, judges, analysis.cli; "
+            "print(','.join(m for m in ('matplotlib', 'jinja2', 'pandas', 'prometheus_api_client') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"heavy modules imported eagerly: {out}"
