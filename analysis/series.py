@@ -62,8 +62,14 @@ class Series:
         return int(np.isnan(self.values).sum())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"timestamps": [json_number(t) for t in self.timestamps.tolist()],
-                "values": [json_number(v) for v in self.values.tolist()]}
+        d: dict[str, Any] = {"timestamps": [json_number(t) for t in self.timestamps.tolist()],
+                             "values": [json_number(v) for v in self.values.tolist()]}
+        # optional keys, written only when set, so reports read back from JSON still show them
+        if self.labels:
+            d["labels"] = dict(self.labels)
+        if self.missing:
+            d["missing"] = int(self.missing)
+        return d
 
 
 @dataclass(frozen=True, slots=True)
