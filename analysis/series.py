@@ -80,10 +80,12 @@ class SamplePair:
     baseline: Series
     canary: Series
     error: str | None = None
+    # what the collector noticed while fetching (an empty result, series combined), shown with the warnings
+    notes: tuple[str, ...] = ()
 
     def warnings(self, min_points: int = 50) -> tuple[str, ...]:
-        """Data-quality notes shown beside the result: few points, NaN, gaps."""
-        out = []
+        """Data-quality notes shown beside the result: the collector's notes, few points, NaN, gaps."""
+        out = list(self.notes)
         for scope, s in (("baseline", self.baseline), ("canary", self.canary)):
             n = len(s) - s.n_nan
             if 0 < n < min_points:
