@@ -61,6 +61,10 @@ def decide(results: Sequence[Scored], critical_failures: Sequence[str], score: S
     nodata = [r.name for r in scored if r.classification is Classification.NODATA]
     if not scored or (score.override and nodata and len(nodata) * 2 >= len(scored)):
         return Verdict(VerdictValue.NODATA, score.override or "no metric is scored")
+    errors = [r.name for r in scored if r.classification is Classification.ERROR]
+    if len(errors) == len(scored):  # nothing was judged (e.g. the source is down): no score to speak of
+        return Verdict(VerdictValue.ERROR, f"no metric could be judged: {', '.join(errors[:5])}"
+                                           + (f" and {len(errors) - 5} more" if len(errors) > 5 else ""))
     s = score.score
     if s >= thresholds.pass_:
         value, reason = VerdictValue.PASS, f"score {s:g} >= pass threshold {thresholds.pass_:g}"
@@ -69,7 +73,6 @@ def decide(results: Sequence[Scored], critical_failures: Sequence[str], score: S
             f"score {s:g} is below the pass threshold {thresholds.pass_:g} (marginal >= {thresholds.marginal:g})"
     else:
         return Verdict(VerdictValue.FAIL, f"score {s:g} < marginal threshold {thresholds.marginal:g}")
-    errors = [r.name for r in scored if r.classification is Classification.ERROR]
     if errors:
         return Verdict(VerdictValue.ERROR, f"{value.value} on the rest, but {len(errors)} metric(s) could not be "
                                            f"judged: {', '.join(errors[:5])}")
