@@ -1,0 +1,100 @@
+"""Serial correlation of per-step samples: how much it inflates the variance of a rank or mean statistic.
+
+Per-step Prometheus values (rates and quantiles over overlapping ``[5m]`` windows) are autocorrelated, so a test
+that treats them as independent is over-confident: on AR(1) series with phi = 0.8 a plain Mann-Whitney test at 5 %
+rejects about half of the A/A comparisons. The fix here is the effective-sample-size correction: estimate the lag-1
+autocorrelation, turn it into the variance inflation factor (VIF) of a mean of n AR(1) terms, and divide the
+statistic's variance-standardised value by ``sqrt(VIF)``; the remaining uncertainty in the estimated VIF is paid for
+with a Student t reference distribution on ``n_eff - 2`` degrees of freedom.
+
+For the Mann-Whitney U the relevant series are the ranks within each arm: under the null U is (up to a constant)
+the mean of the probability-integral transforms of one arm, whose variance grows with their autocorrelation.
+
+References
+----------
+Bayley, Hammersley, "The effective number of independent observations in an autocorrelated time series",
+JRSS Suppl. 8 (1946). Marriott, Pope, "Bias in the estimation of autocorrelations", Biometrika 41 (1954).
+Zwiers, von Storch, "Taking serial correlation into account in tests of the mean", J. Climate 8 (1995).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+from scipy.stats import rankdata
+
+__all__ = ["MAX_PHI", "MIN_POINTS", "ar1_vif", "lag1", "rank_vif", "value_vif"]
+
+# Above 0.98 the AR(1) VIF is dominated by the estimate's noise; capping keeps the test finite and conservative.
+MAX_PHI = 0.98
+# Fewer points per arm than this give no usable lag-1 estimate; such samples are treated as independent.
+MIN_POINTS = 8
+
+
+def ar1_vif(phi: float, n: int) -> float:
+    """Variance inflation of the mean of ``n`` AR(1) terms with lag-1 autocorrelation ``phi``.
+
+    ``1 + 2 * sum_{k=1}^{n-1} (1 - k/n) phi^k``, in closed form; tends to ``(1 + phi) / (1 - phi)`` as n grows.
+    ``phi <= 0`` gives 1 (negative correlation is never used to make a test more liberal).
+    """
+    if n < 2 or not phi > 0.0:
+        return 1.0
+    phi = min(float(phi), MAX_PHI)
+    return (1 + phi) / (1 - phi) - 2 * phi * (1 - phi ** n) / (n * (1 - phi) ** 2)
+
+
+def lag1(samples: Sequence[np.ndarray]) -> tuple[float, int]:
+    """Pooled, bias-corrected lag-1 autocorrelation of one or more series, and their mean length.
+
+    The pooled estimate is ``sum of lag-1 cross products / sum of squares`` of the centred series; its bias
+    ``-(1 + 4 phi) / n`` (Marriott and Pope) is removed, giving ``(n r + 1) / (n - 4)``. Series shorter than
+    ``MIN_POINTS`` are left out; with none left the result is ``(0.0, 0)``.
+    """
+    num = den = 0.0
+    lengths = []
+    for s in samples:
+        x = np.asarray(s, dtype=float)
+        x = x[np.isfinite(x)]
+        if x.size < MIN_POINTS:
+            continue
+        c = x - x.mean()
+        num += float(c[1:] @ c[:-1])
+        den += float(c @ c)
+        lengths.append(x.size)
+    if not lengths or den == 0.0:
+        return 0.0, 0
+    n = float(np.mean(lengths))
+    r = num / den
+    return (n * r + 1) / (n - 4), int(round(n))
+
+
+def rank_vif(*samples: np.ndarray) -> tuple[float, float]:
+    """VIF of a rank statistic from the lag-1 autocorrelation of the ranks within each arm.
+
+    Parameters
+    ----------
+    *samples : array_like
+        Each arm in time order (NaN already removed).
+
+    Returns
+    -------
+    (vif, phi)
+        ``vif >= 1`` from :func:`ar1_vif` at the pooled, bias-corrected rank autocorrelation ``phi`` (reported
+        unclipped) and the mean arm length; 1 when no arm has ``MIN_POINTS`` points.
+    """
+    ranks = [rankdata(np.asarray(s, dtype=float)) for s in samples if np.size(s) >= MIN_POINTS]
+    phi, n = lag1(ranks)
+    return ar1_vif(phi, n), phi
+
+
+def value_vif(x: np.ndarray) -> tuple[float, float]:
+    """VIF of the mean of one series from its own bias-corrected lag-1 autocorrelation (see :func:`rank_vif`)."""
+    phi, n = lag1([x])
+    return ar1_vif(phi, n), phi
+
+
+def effective_n(n: float, vif: float) -> float:
+    """Number of independent points carrying the same information as ``n`` correlated ones."""
+    return n / vif if vif > 0 and math.isfinite(vif) else float(n)
