@@ -62,7 +62,11 @@ def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: W
 
 def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Window | None,
            pairs: Mapping[str, SamplePair], warnings: tuple[str, ...] = ()) -> AnalysisResult:
-    """Score and decide a set of metric results."""
+    """Score and decide a set of metric results (after Holm's correction across the gating metrics, if on)."""
+    if config.holm:
+        from .multiplicity import apply_holm
+
+        results = apply_holm(results, config.alpha)
     scored = [scoring.Scored(r.name, r.group, r.classification, r.critical_metric, r.must_have_data, r.muted)
               for r in results]
     s = scoring.score(scored, config.group_weights)

@@ -32,6 +32,7 @@ _BUILTIN: dict[str, str] = {
     "kayenta": "judges.kayenta:judge",
     "mann-whitney": "judges.mann_whitney:judge",
     "threshold": "judges.threshold:judge",
+    "rate": "judges.rate:judge",
 }
 ENTRY_POINT_GROUP = "canary_engine.judges"
 
