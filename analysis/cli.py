@@ -18,11 +18,13 @@ COMMANDS: dict[str, str] = {
     "analyze": "analysis.commands.analyze:analyze",
     "validate": "analysis.commands.analyze:validate",
     "demo": "analysis.commands.analyze:demo",
+    "record": "analysis.commands.prometheus:record",
 }
 _HELP: dict[str, str] = {
     "analyze": "Judge baseline against canary and print the verdict.",
     "validate": "Check a config file and print what it defines.",
     "demo": "Run the two embedded demo scenarios (healthy and regression).",
+    "record": "Fetch the metrics from Prometheus and save them for offline replay (--data).",
 }
 
 

@@ -11,6 +11,8 @@ from ..config import CanaryConfig, load_config
 from ..errors import UsageError
 from ..results import AnalysisResult
 from ._output import write_atomic
+from .report import report_options
+from .prometheus import SourceOptions, source_options
 
 
 def _progress(total: int):
@@ -35,6 +37,9 @@ def emit(result: AnalysisResult, json_path: str | None, only_failed: bool = Fals
     click.echo(render(result, color=stream.isatty(), only_failed=only_failed), err=to_stderr)
     if json_path:
         write_atomic(json_path, result.to_json(include_data=json_data))
+    from .report import write_requested
+
+    write_requested(result)
 
 
 @click.command()
@@ -44,21 +49,23 @@ def emit(result: AnalysisResult, json_path: str | None, only_failed: bool = Fals
 @click.option("--json", "json_path", metavar="PATH|-", help="Write the result as JSON ('-' for stdout).")
 @click.option("--json-no-data", is_flag=True, help="Leave the collected series out of the JSON result.")
 @click.option("--only-failed", is_flag=True, help="List only metrics that did not pass.")
-def analyze(config: str, data: str | None, json_path: str | None, json_no_data: bool, only_failed: bool) -> int:
+@report_options
+@source_options
+def analyze(config: str, data: str | None, json_path: str | None, json_no_data: bool, only_failed: bool,
+            **source: object) -> int:
     """Judge baseline against canary for every metric of CONFIG and print the verdict.
+
+    The data comes from a recorded file (--data) or from Prometheus (--prometheus-url, --start, --end). With any
+    of --lifetime, --interval, --warmup, --lookback or --mode, the window is judged interval by interval
+    (Kayenta's canary stage) and the final verdict comes from the last interval.
 
     Exit codes: 0 pass, 1 fail, 2 usage or config error, 3 marginal, 4 nodata or error.
     """
-    from ..collectors.file import FileCollector
-    from ..pipeline import analyze as run
+    from .prometheus import run_analyze
 
     cfg = load_config(config)
-    if not data:
-        raise UsageError("give the data to judge: --data PATH")
-    collector = FileCollector(data)
-    result = run(cfg, collector, progress=_progress(len(cfg.metrics)))
-    emit(result, json_path, only_failed, json_data=not json_no_data)
-    return result.exit_code
+    return run_analyze(cfg, data, SourceOptions(**source), json_path, not json_no_data, only_failed,
+                       _progress(len(cfg.metrics)))
 
 
 def describe(cfg: CanaryConfig) -> str:
