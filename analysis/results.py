@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from dataclasses import dataclass, field
@@ -153,22 +152,10 @@ class AnalysisResult:
                 f"score {self.score.score:g} ({summary})>")
 
     def _repr_html_(self) -> str:
-        esc = html.escape
-        head = (f"<p><b>{esc(self.config_name)}</b>: <b>{esc(self.verdict.value.value.upper())}</b>, score "
-                f"{self.score.score:g} (pass &ge; {self.thresholds.pass_:g}, marginal &ge; "
-                f"{self.thresholds.marginal:g})<br>{esc(self.verdict.reason)}</p>")
-        cols = ["metric", "group", "class", "baseline median", "canary median", "shift [CI]", "p", "effect",
-                "n (b/c)", "reason"]
-        rows = []
-        for m in sorted(self.metrics, key=lambda m: not m.failed):
-            s = m.statistics
-            rows.append("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in (
-                m.name, m.group, m.classification.value, fmt(s.baseline_median), fmt(s.canary_median),
-                f"{fmt(s.estimate)} [{fmt(s.ci_lower)}, {fmt(s.ci_upper)}]", fmt(s.p_value), fmt(s.effect_size),
-                f"{s.n_baseline}/{s.n_canary}", m.reason)) + "</tr>")
-        table = ("<table><thead><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr></thead><tbody>"
-                 + "".join(rows) + "</tbody></table>")
-        return head + table
+        """Jupyter's rich view: verdict, score, groups and the metric table with sparklines, failing first."""
+        from .report.html import notebook_html
+
+        return notebook_html(self)
 
 
 def fmt(v: Any, digits: int = 4) -> str:
