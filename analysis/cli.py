@@ -18,12 +18,14 @@ COMMANDS: dict[str, str] = {
     "analyze": "analysis.commands.analyze:analyze",
     "validate": "analysis.commands.analyze:validate",
     "demo": "analysis.commands.analyze:demo",
+    "report": "analysis.commands.report:report",
     "record": "analysis.commands.prometheus:record",
 }
 _HELP: dict[str, str] = {
     "analyze": "Judge baseline against canary and print the verdict.",
     "validate": "Check a config file and print what it defines.",
     "demo": "Run the two embedded demo scenarios (healthy and regression).",
+    "report": "Render a saved JSON result as a self-contained HTML report, Markdown summary or JUnit XML.",
     "record": "Fetch the metrics from Prometheus and save them for offline replay (--data).",
 }
 

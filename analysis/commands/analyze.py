@@ -11,7 +11,7 @@ from ..config import CanaryConfig, load_config
 from ..errors import UsageError
 from ..results import AnalysisResult
 from ._output import write_atomic
-from .report import report_options
+from .report import report_options, write_requested
 from .prometheus import SourceOptions, source_options
 
 
@@ -37,8 +37,6 @@ def emit(result: AnalysisResult, json_path: str | None, only_failed: bool = Fals
     click.echo(render(result, color=stream.isatty(), only_failed=only_failed), err=to_stderr)
     if json_path:
         write_atomic(json_path, result.to_json(include_data=json_data))
-    from .report import write_requested
-
     write_requested(result)
 
 
