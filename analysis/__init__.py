@@ -21,6 +21,7 @@ from .config import CanaryConfig, MetricConfig, Thresholds, load_config, parse_c
 from .errors import CanaryError, CollectorError, ConfigError, DataError, UsageError
 from .pipeline import analyze, judge_pairs
 from .results import AnalysisResult, MetricResult
+from .results_io import load_result
 from .scoring import Score
 from .series import SamplePair, Series, Window
 from .verdict import Verdict, VerdictValue
@@ -35,6 +36,6 @@ def analyze_file(config: str | Path | CanaryConfig, data: str | Path, window: Wi
 __all__ = [
     "AnalysisResult", "CanaryConfig", "CanaryError", "CollectorError", "ConfigError", "DataError", "FileCollector",
     "MetricConfig", "MetricResult", "SamplePair", "Score", "Series", "Thresholds", "UsageError", "Verdict",
-    "VerdictValue", "Window", "analyze", "analyze_file", "judge_pairs", "load_config", "parse_config",
-    "__version__",
+    "VerdictValue", "Window", "analyze", "analyze_file", "judge_pairs", "load_config", "load_result",
+    "parse_config", "__version__",
 ]
