@@ -1,0 +1,125 @@
+"""The anytime-valid judges ``sequential-rate`` and ``sequential-mean`` (tests in :mod:`judges.sequential`).
+
+Each reads its series as looks in time order, one per step, and may be re-run on every new step (``canary watch``)
+without inflating its false-alarm rate: the p-value it reports is the anytime p-value at the last look, the
+interval the running intersection of the confidence sequence. At level ``alpha = 1 - confidence`` the chance that
+a healthy metric is ever flagged, however often it is judged, is at most ``alpha``.
+
+``tolerance`` does not apply (the sequence is compared with no change); the effect-size gates and the critical
+thresholds do, as in the other judges.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ._decision import decide, effect_size, error, nodata, shortcut
+from ._types import Classification, Judgement, JudgeParams, NanStrategy, Statistics
+from .rate import counts, decide_ratio, dispersion
+from .sequential import SequentialResult, count_test, mean_test
+
+__all__ = ["judge_mean", "judge_rate"]
+
+
+def _path_extra(res: SequentialResult) -> dict[str, float]:
+    stop = res.stop()
+    return {"looks": res.looks, "stop_look": math.nan if stop is None else stop + 1,
+            "log_e_value": float(res.log_e[-1]) if res.looks else math.nan}
+
+
+def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judgement:
+    """Sequential rate-ratio judge: the Lindon-Malek count e-process on events per step.
+
+    Reads the same inputs as the ``rate`` judge (event counts per step, ``baseline_denominator`` and
+    ``canary_denominator`` in ``params.options``, or ``options.canary_share`` for the canary's share of traffic
+    without denominators, default 0.5). The per-step shares ``N_c / (N_b + N_c)`` enter the test look by look;
+    overdispersion (as in ``rate``) divides the counts. ``options.concentration`` is the prior concentration
+    (default 30). The metric is high (low) when the confidence sequence for the rate ratio lies above (below) 1,
+    subject to the effect-size gates; baseline and canary must be aligned per step (they are truncated to the
+    shorter one otherwise).
+    """
+    opts = params.options
+    try:
+        rc = counts(baseline, canary, params)
+    except ValueError as exc:
+        return error(params, str(exc))
+    n = min(rc.baseline.size, rc.canary.size)
+    b, c = rc.baseline[:n], rc.canary[:n]
+    nb, nc = rc.baseline_exposure[:n], rc.canary_exposure[:n]
+    B, C, Nb, Nc = float(b.sum()), float(c.sum()), float(nb.sum()), float(nc.sum())
+    extra = {"baseline_events": B, "canary_events": C, "baseline_exposure": Nb, "canary_exposure": Nc}
+    med = lambda v: float(np.median(v)) if v.size else math.nan  # noqa: E731
+    stats = Statistics(n_baseline=int(rc.baseline.size), n_canary=int(rc.canary.size), baseline_median=med(b),
+                       canary_median=med(c), extra=extra)
+    if n == 0:
+        return nodata(params, rc.baseline.size, rc.canary.size, stats)
+    has_den = "baseline_denominator" in opts or "canary_denominator" in opts
+    if has_den:
+        if Nb == 0 or Nc == 0:
+            side = "baseline" if Nb == 0 else "canary"
+            return Judgement(Classification.NODATA, f"Missing data for {params.name}: no {side} exposure "
+                             "(denominator is 0)", critical=params.critical, statistics=stats)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(nb + nc > 0, nc / (nb + nc), Nc / (Nb + Nc))
+    else:
+        share = float(opts.get("canary_share", 0.5))
+    phi, _ = dispersion(dataclasses.replace(rc, baseline=b, canary=c, baseline_exposure=nb, canary_exposure=nc,
+                                            aligned=True)) if opts.get("overdispersion", True) else (1.0, 0)
+    try:
+        res = count_test(b / phi, c / phi, share, concentration=float(opts.get("concentration", 30.0)),
+                         alpha=1.0 - params.confidence)
+    except ValueError as exc:
+        return error(params, str(exc), stats)
+    extra.update(_path_extra(res), dispersion=phi)
+    if B == 0 and C == 0:
+        return Judgement(Classification.PASS, "No events in either arm", statistics=stats)
+    ratio = math.exp(res.estimate[-1]) if res.estimate[-1] < 700 else math.inf
+    stats = dataclasses.replace(stats, estimate=ratio, ci_lower=math.exp(res.ci_lower[-1]),
+                                ci_upper=math.exp(min(res.ci_upper[-1], 700.0)) if math.isfinite(res.ci_upper[-1])
+                                else math.inf, p_value=float(res.p_value[-1]), effect_size=ratio, extra=extra)
+    return decide_ratio(params, stats, B, C, Nb if has_den else float(n), Nc if has_den else float(n))
+
+
+def _paired(baseline, canary, params: JudgeParams) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(baseline, dtype=float).ravel()
+    y = np.asarray(canary, dtype=float).ravel()
+    n = min(x.size, y.size)
+    x, y = x[:n], y[:n]
+    if params.nan_strategy is NanStrategy.REPLACE:
+        return np.nan_to_num(x, nan=0.0), np.nan_to_num(y, nan=0.0)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    return x[keep], y[keep]
+
+
+def judge_mean(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judgement:
+    """Sequential mean-shift judge: the asymptotic confidence sequence of the paired difference per step.
+
+    Steps are paired by position (the same timestamps of both arms; the longer arm is truncated), which removes
+    the load both arms share; a step with a NaN on either side is dropped (or read as 0). The variance is inflated
+    for serial correlation unless ``options.autocorrelation`` is false; ``options.planned_n`` (default 60) and
+    ``options.min_n`` (default 10) tune the sequence (see :func:`judges.sequential.mean_test`). The metric is high
+    (low) when the sequence for canary - baseline lies above (below) 0 and the effect size clears its gate.
+    """
+    x, y = _paired(baseline, canary, params)
+    es, ratio = effect_size(x, y, params)
+    med = lambda v: float(np.median(v)) if v.size else math.nan  # noqa: E731
+    stats = Statistics(n_baseline=int(x.size), n_canary=int(y.size), effect_size=es, baseline_median=med(x),
+                       canary_median=med(y), extra={"mean_ratio": ratio})
+    early = shortcut(x, y, params, stats)
+    if early is not None:
+        return early
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return error(params, "values must be finite", stats)
+    opts = params.options
+    try:
+        res = mean_test(x, y, alpha=1.0 - params.confidence, planned_n=int(opts.get("planned_n", 60)),
+                        min_n=int(opts.get("min_n", 10)), autocorrelation=bool(opts.get("autocorrelation", True)))
+    except ValueError as exc:
+        return error(params, str(exc), stats)
+    stats = dataclasses.replace(stats, estimate=float(res.estimate[-1]), ci_lower=float(res.ci_lower[-1]),
+                                ci_upper=float(res.ci_upper[-1]), p_value=float(res.p_value[-1]),
+                                extra={"mean_ratio": ratio, **_path_extra(res)})
+    return decide(dataclasses.replace(params, tolerance=0.0), stats, what="mean shift")
