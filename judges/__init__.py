@@ -33,6 +33,8 @@ _BUILTIN: dict[str, str] = {
     "mann-whitney": "judges.mann_whitney:judge",
     "threshold": "judges.threshold:judge",
     "rate": "judges.rate:judge",
+    "sequential-rate": "judges.anytime:judge_rate",
+    "sequential-mean": "judges.anytime:judge_mean",
 }
 ENTRY_POINT_GROUP = "canary_engine.judges"
 
