@@ -37,6 +37,7 @@ import numpy as np
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_exceptions
 from urllib3.util.retry import Retry
 
 from ..config import CanaryConfig, MetricConfig, PrometheusSettings
@@ -248,8 +249,13 @@ class PrometheusCollector:
             try:
                 if remaining <= 0:
                     raise requests.Timeout()
-                return call(remaining)
-            except requests.Timeout:
+                try:
+                    return call(remaining)
+                except requests.ConnectionError as e:
+                    if _timed_out(e):
+                        raise _Timeout() from e
+                    raise
+            except (requests.Timeout, _Timeout):
                 error = _FetchError(f"Prometheus at {self.display_url} did not answer within {timeout:g}s "
                                     f"(prometheus.timeout)", down=True)
                 retry = False
@@ -261,12 +267,13 @@ class PrometheusCollector:
                 status, message = _http_error(str(e))
                 error = _FetchError(f"Prometheus answered HTTP {status}: {message}")
                 retry = status in _RETRY_STATUS
+            except (requests.JSONDecodeError, ValueError, KeyError, TypeError, IndexError) as e:
+                # not JSON, or not {"data": {"result": ...}}
+                raise _FetchError(f"malformed response from Prometheus at {self.display_url}: "
+                                  f"{type(e).__name__}: {_one_line(str(e))}") from None
             except requests.RequestException as e:
                 error = _FetchError(f"request to Prometheus at {self.display_url} failed: {type(e).__name__}")
                 retry = False
-            except (ValueError, KeyError, TypeError, IndexError) as e:  # not JSON, or not {"data": {"result"}}
-                raise _FetchError(f"malformed response from Prometheus at {self.display_url}: "
-                                  f"{type(e).__name__}: {_one_line(str(e))}") from None
             pause = _BACKOFF * 2 ** attempt
             if not retry or attempt >= self.settings.retries or time.monotonic() + pause >= deadline:
                 if error.down:
@@ -274,6 +281,18 @@ class PrometheusCollector:
                 raise error
             attempt += 1
             time.sleep(pause)
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _timed_out(e: requests.ConnectionError) -> bool:
+    # with retries off, urllib3 reports a read timeout as MaxRetryError(reason=ReadTimeoutError), which requests
+    # turns into a ConnectionError; NewConnectionError (refused) subclasses ConnectTimeoutError, so exclude it
+    reason = getattr(e.args[0], "reason", None) if e.args else None
+    return isinstance(reason, urllib3_exceptions.TimeoutError) and \
+        not isinstance(reason, urllib3_exceptions.NewConnectionError)
 
 
 def _one_line(text: str, limit: int = 300) -> str:
