@@ -157,7 +157,7 @@ def _count_closed(b, c, rho, k, alpha, alternative) -> SequentialResult:
             else:
                 post, prior = betainc(p0 + C, q0 + B, rho), betainc(p0, q0, rho)
             log_e = log_e + np.log(post) - math.log(prior)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         est = np.log(C) - np.log(B) + math.log((1 - rho) / rho)
     lo, hi = _closed_cs(B, C, rho, log_mix + math.log(alpha))
     return SequentialResult(log_e, _anytime_p(log_e), est, np.maximum.accumulate(lo), np.minimum.accumulate(hi),
@@ -171,7 +171,7 @@ def _closed_cs(B, C, rho, level, span: float = 30.0, iterations: int = 80):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(C > 0, C * np.log(t), 0.0) + np.where(B > 0, B * np.log1p(-t), 0.0) - level
 
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         mle = np.log(C) - np.log(B) + math.log((1 - rho) / rho)
     centre = np.clip(np.nan_to_num(mle, nan=0.0), -span, span)
     ends = []
