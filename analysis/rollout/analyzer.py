@@ -1,0 +1,72 @@
+"""The analysis a rollout runs at each stage: the config's metrics from Prometheus over the stage's windows.
+
+The baseline and the canary are usually judged over one window. Blue-green's post-promotion analysis judges
+green after the switch against blue before it, so the two scopes are fetched over two windows and paired.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+from ..config import CanaryConfig
+from ..series import SamplePair, Window
+
+MIN_POINTS = 20
+
+
+def query_step(config: CanaryConfig, interval: float) -> float:
+    """``prometheus.step``, made finer when it would give fewer than ``MIN_POINTS`` points per analysis interval
+    (never below 1 s, Prometheus' usual scrape resolution): a 60 s step over a 20 s step window is one point."""
+    return min(config.prometheus.step, max(1.0, interval / MIN_POINTS))
+
+
+def _side_error(error: str | None, side: str) -> str | None:
+    """The part of a pair's error about ``side`` (errors read ``baseline: X; canary: Y``); unknown forms stay."""
+    if not error:
+        return None
+    other = "canary" if side == "baseline" else "baseline"
+    if error.startswith(f"{other}: "):
+        parts = [p for p in error.split("; ") if p.startswith(f"{side}: ")]
+        return parts[0] if parts else None
+    return error
+
+
+def pair_windows(baseline: dict[str, SamplePair], canary: dict[str, SamplePair]) -> dict[str, SamplePair]:
+    """Baseline series from one collection and canary series from another, per metric."""
+    out = {}
+    for name, b in baseline.items():
+        c = canary.get(name)
+        if c is None:
+            out[name] = dataclasses.replace(b, error="the collector returned nothing for the canary window")
+            continue
+        errors = [e for e in (_side_error(b.error, "baseline"), _side_error(c.error, "canary")) if e]
+        out[name] = dataclasses.replace(b, canary=c.canary, error="; ".join(errors) or None,
+                                        notes=tuple(n for n in b.notes if n.startswith("baseline"))
+                                        + tuple(n for n in c.notes if n.startswith("canary")))
+    return out
+
+
+def make_analyzer(config: CanaryConfig, collector: Any) -> Callable[[Window, Window], Any]:
+    """``analyze(baseline_window, canary_window) -> AnalysisResult`` with ``collector`` (any ``Collector``)."""
+    from ..pipeline import judge_pairs
+
+    def analyze(baseline: Window, canary: Window):
+        if baseline == canary:
+            pairs = collector.collect(config.metrics, canary)
+        else:
+            pairs = pair_windows(collector.collect(config.metrics, baseline),
+                                 collector.collect(config.metrics, canary))
+        return judge_pairs(config, pairs, canary)
+
+    return analyze
+
+
+def prometheus_analyzer(config: CanaryConfig) -> Callable[[Window, Window], Any]:
+    """The analyzer for ``canary rollout``: a ``PrometheusCollector`` at ``query_step``."""
+    from ..collectors.prometheus import PrometheusCollector
+
+    step = query_step(config, config.rollout.interval)
+    settings = dataclasses.replace(config.prometheus, step=step)
+    return make_analyzer(config, PrometheusCollector(settings, config.scopes or None, config.variables,
+                                                     config.source))

@@ -1,0 +1,99 @@
+"""What a rollout shows while it runs: a live status line on a terminal, JSON lines otherwise.
+
+``LiveProgress`` prints one line per event (weights applied, verdict, decision) and redraws a status line below
+them (stage, weights, time left in the interval, last verdict). ``JsonLines`` prints the significant journal
+records, one JSON object per line, for CI logs and scripts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+SHOWN = ("start", "resume", "stage_start", "weights_applied", "reconcile", "verdict", "decision", "hook", "end")
+
+
+def _w(d: Any) -> str:
+    return f"{d['baseline']}/{d['canary']}" if isinstance(d, dict) else "?"
+
+
+def describe(rec: dict[str, Any]) -> str | None:
+    """One human line for a journal record, or None for records not worth a line."""
+    ev = rec["event"]
+    if ev == "start":
+        stages = ", ".join(f"{s['name']} {s['baseline']}/{s['canary']}" for s in rec.get("plan", ()))
+        return f"rollout of {rec.get('service')} ({rec.get('strategy')}): {stages}"
+    if ev == "resume":
+        return f"resuming after {', '.join(rec.get('completed') or []) or 'no completed stage'}"
+    if ev == "weights_applied":
+        back = rec.get("read_back")
+        return f"{rec['stage']}: weights baseline/canary {_w(rec['weights'])}" + \
+            (f" (read back {_w(back)})" if back else " (not readable)")
+    if ev == "reconcile":
+        return (f"reconcile: router {_w(rec.get('actual'))}, journal {_w(rec.get('journal'))}; "
+                f"setting the last safe weights {_w(rec.get('set_to'))}")
+    if ev == "verdict":
+        score = rec.get("score")
+        return f"{rec['stage']}: verdict {str(rec['verdict']).upper()}" + \
+            (f" (score {score:g})" if isinstance(score, (int, float)) else "") + f": {rec.get('reason', '')}"
+    if ev == "decision":
+        return f"decision: {rec['action']}" + (f" ({rec['reason']})" if rec.get("reason") and
+                                                 rec["action"] not in ("next",) else "")
+    if ev == "hook":
+        status = "ok" if rec.get("ok") else f"FAILED: {rec.get('reason')}"
+        return f"hook {rec.get('point')}: {rec.get('command')}: {status}"
+    if ev == "end":
+        return f"{str(rec['outcome']).upper().replace('_', ' ')}: {rec.get('reason', '')}"
+    return None
+
+
+class LiveProgress:
+    """Event lines plus a redrawn status line, for a terminal."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self._status = False
+
+    def _clear(self) -> None:
+        if self._status:
+            self.stream.write("\r\033[K")
+            self._status = False
+
+    def record(self, rec: dict[str, Any]) -> None:
+        line = describe(rec)
+        if line is None:
+            return
+        self._clear()
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def tick(self, info: dict[str, Any]) -> None:
+        w = info.get("weights")
+        self._clear()
+        self.stream.write(f"[{info.get('index')}/{info.get('total')}] {info.get('stage')}  "
+                          f"weights {w if w is not None else '?'}  {info.get('phase')}: {info['left']:.0f}s left  "
+                          f"last verdict: {info.get('last_verdict') or '-'}")
+        self.stream.flush()
+        self._status = True
+
+    def close(self) -> None:
+        self._clear()
+        self.stream.flush()
+
+
+class JsonLines:
+    """Journal records as JSON lines (quiet: no status ticks)."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def record(self, rec: dict[str, Any]) -> None:
+        if rec["event"] in SHOWN:
+            self.stream.write(json.dumps(rec) + "\n")
+            self.stream.flush()
+
+    def tick(self, info: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        self.stream.flush()
