@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "demo": "analysis.commands.analyze:demo",
     "report": "analysis.commands.report:report",
     "record": "analysis.commands.prometheus:record",
+    "rollout": "analysis.commands.rollout:rollout",
+    "status": "analysis.commands.rollout:status",
 }
 _HELP: dict[str, str] = {
     "analyze": "Judge baseline against canary and print the verdict.",
@@ -27,6 +29,8 @@ _HELP: dict[str, str] = {
     "demo": "Run the two embedded demo scenarios (healthy and regression).",
     "report": "Render a saved JSON result as a self-contained HTML report, Markdown summary or JUnit XML.",
     "record": "Fetch the metrics from Prometheus and save them for offline replay (--data).",
+    "rollout": "Shift traffic step by step (canary) or at once (blue-green), driven by each step's verdict.",
+    "status": "Print where a journaled rollout stands (stage, weights, verdicts, outcome).",
 }
 
 
