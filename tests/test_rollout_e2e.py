@@ -1,0 +1,269 @@
+"""Rollouts against real components: HAProxy in front of two real HTTP backends, and a real Prometheus scraping
+the backends' own metrics every second. The canary (green) is made bad on demand (errors or latency); the tests
+read the weights back from HAProxy and count the traffic each server gets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import _in_ci, require_prometheus
+from servers.backends import Backend, Load
+from servers.haproxy import HAProxyServer, binary as haproxy_binary
+from servers.prometheus import PrometheusServer
+
+pytestmark = pytest.mark.slow
+
+INTERVAL = 5  # seconds per analysed step: 6 points per scope at a 1 s step
+
+
+def require_haproxy() -> None:
+    if haproxy_binary() is None:
+        message = "haproxy not installed (Debian package haproxy; scripts/test.sh installs it)"
+        if _in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+def _query(prom: PrometheusServer, q: str) -> list:
+    url = f"{prom.url}/api/v1/query?" + urllib.parse.urlencode({"query": q})
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.load(r)["data"]["result"]
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """Backends blue and green, and a Prometheus that has scraped both a few times (about 7 s, once)."""
+    require_prometheus()
+    require_haproxy()
+    with Backend("blue") as blue, Backend("green") as green, \
+            tempfile.TemporaryDirectory(prefix="canary-rollout-") as d:
+        with PrometheusServer(Path(d), None, [blue.target, green.target], scrape_interval="1s") as prom:
+            deadline = time.monotonic() + 30
+            q = 'count_over_time(http_requests_total{code="200"}[30s]) >= 3'
+            while len(_query(prom, q)) < 2:
+                assert time.monotonic() < deadline, f"Prometheus never scraped the backends:\n{prom.log_tail()}"
+                time.sleep(0.5)
+            yield blue, green, prom
+
+
+@pytest.fixture
+def haproxy(stack, tmp_path):
+    blue, green, _ = stack
+    blue.heal()
+    green.heal()
+    with HAProxyServer(tmp_path, {"blue": blue.port, "green": green.port}, {"blue": 100, "green": 0}) as ha:
+        yield ha
+
+
+@pytest.fixture(autouse=True)
+def lock_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("CANARY_LOCK_DIR", str(tmp_path / "locks"))
+
+
+def write_config(tmp_path: Path, haproxy: HAProxyServer, **rollout) -> Path:
+    """The service's metrics (error ratio, critical; p90 latency) and a rollout section through ``haproxy``."""
+    rate = "[3s]"
+    cfg = {
+        "name": "shop",
+        "prometheus": {"step": "1s", "timeout": "5s"},
+        "scopes": {"baseline": {"version": "blue"}, "canary": {"version": "green"}},
+        "metrics": [
+            {"name": "error_ratio", "judge": "kayenta", "direction": "increase", "critical": True,
+             "group": "errors", "effect_size": {"allowed_increase": 1.5},
+             "query": f'sum(rate(http_requests_total{{${{scope}},code="500"}}{rate})) '
+                      f'/ sum(rate(http_requests_total{{${{scope}}}}{rate}))'},
+            {"name": "latency_p90", "judge": "kayenta", "direction": "increase", "group": "latency",
+             "effect_size": {"allowed_increase": 2.0},
+             "query": f"histogram_quantile(0.9, sum by (le) "
+                      f"(rate(http_request_duration_seconds_bucket{{${{scope}}}}{rate})))"},
+        ],
+        "rollout": {"strategy": "canary", "steps": [20, 50, 100], "interval": f"{INTERVAL}s", "warmup": "1s",
+                    "router": {"type": "haproxy", "admin": haproxy.admin, "backend": "app",
+                               "baseline": "blue", "canary": "green"}, **rollout},
+    }
+    path = tmp_path / "shop.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def canary(*args: str, env_dir: Path) -> subprocess.Popen:
+    env = {**os.environ, "CANARY_LOCK_DIR": str(env_dir / "locks")}
+    return subprocess.Popen([sys.executable, "-m", "analysis.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def records(state: Path) -> list[dict]:
+    if not state.exists():
+        return []
+    return [json.loads(line) for line in state.read_text().splitlines() if line.endswith("}")]
+
+
+def wait_for(state: Path, predicate, proc: subprocess.Popen, timeout: float = 60) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        recs = records(state)
+        if predicate(recs):
+            return recs
+        if proc.poll() is not None:
+            raise AssertionError(f"rollout exited {proc.returncode} early: {proc.stderr.read()}")
+        time.sleep(0.1)
+    raise AssertionError(f"timed out; journal: {[r['event'] for r in records(state)]}")
+
+
+def started(stage: str):
+    return lambda recs: any(r["event"] == "weights_applied" and r["stage"] == stage for r in recs)
+
+
+def test_canary_that_turns_bad_midway_is_rolled_back(stack, haproxy, tmp_path):
+    blue, green, prom = stack
+    config, state = write_config(tmp_path, haproxy), tmp_path / "state.jsonl"
+    with Load(haproxy.url) as load:
+        proc = canary("rollout", str(config), "--prometheus-url", prom.url, "--state", str(state),
+                      env_dir=tmp_path)
+        wait_for(state, started("step-2"), proc)
+        green.error_rate = 0.5  # the canary breaks once it has half the traffic
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 1, err
+        assert haproxy.weight("green") == 0 and haproxy.weight("blue") == 100
+        before = haproxy.served()
+        load.mark()
+        time.sleep(1.0)
+    assert load.counts["green"] == 0 and load.counts["blue"] > 10
+    assert haproxy.served()["green"] == before["green"]
+    lines = [json.loads(line) for line in out.splitlines()]  # not a TTY: JSON lines
+    verdicts = {r["stage"]: r["verdict"] for r in lines if r["event"] == "verdict"}
+    assert verdicts == {"step-1": "pass", "step-2": "fail"}
+    assert lines[-1]["event"] == "result" and lines[-1]["outcome"] == "rolled_back"
+    decision = [r for r in records(state) if r["event"] == "decision"][-1]
+    assert decision["action"] == "rollback" and "error_ratio" in decision["reason"]
+
+
+def test_canary_with_injected_latency_is_rolled_back_at_the_first_step(stack, haproxy, tmp_path):
+    blue, green, prom = stack
+    green.latency = 0.1
+    config, state = write_config(tmp_path, haproxy), tmp_path / "state.jsonl"
+    with Load(haproxy.url):
+        proc = canary("rollout", str(config), "--prometheus-url", prom.url, "--state", str(state),
+                      "--json", str(tmp_path / "result.json"), env_dir=tmp_path)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert (haproxy.weight("blue"), haproxy.weight("green")) == (100, 0)
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert [s["stage"] for s in result["stages"]] == ["step-1"]
+    latency = next(m for m in result["stages"][0]["analysis"]["metrics"] if m["name"] == "latency_p90")
+    assert latency["classification"] == "high"
+
+
+def test_healthy_canary_is_promoted(stack, haproxy, tmp_path):
+    blue, green, prom = stack
+    config, state = write_config(tmp_path, haproxy), tmp_path / "state.jsonl"
+    with Load(haproxy.url) as load:
+        proc = canary("rollout", str(config), "--prometheus-url", prom.url, "--state", str(state),
+                      env_dir=tmp_path)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out + err
+        assert (haproxy.weight("blue"), haproxy.weight("green")) == (0, 100)
+        load.mark()
+        time.sleep(1.0)
+    assert load.counts["blue"] == 0 and load.counts["green"] > 10
+    applied = [r["weights"]["canary"] for r in records(state) if r["event"] == "weights_applied"]
+    assert applied == [20, 50, 100]
+
+
+def test_kill_9_mid_step_resumes_from_the_last_completed_step(stack, haproxy, tmp_path):
+    blue, green, prom = stack
+    config, state = write_config(tmp_path, haproxy), tmp_path / "state.jsonl"
+    with Load(haproxy.url):
+        proc = canary("rollout", str(config), "--prometheus-url", prom.url, "--state", str(state),
+                      env_dir=tmp_path)
+        wait_for(state, started("step-2"), proc)
+        time.sleep(1.0)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=10)
+        assert proc.returncode == -signal.SIGKILL
+        st = canary("status", "--state", str(state), "--json", env_dir=tmp_path)
+        st_out, st_err = st.communicate(timeout=30)
+        assert st.returncode == 0, st_err
+        status = json.loads(st_out)
+        assert status["status"] == "interrupted" and status["completed"] == ["step-1"]
+        # the router drifted while nobody watched: resume must notice and restore step-1's weights first
+        haproxy.command("set weight app/blue 70")
+        haproxy.command("set weight app/green 30")
+        proc = canary("rollout", str(config), "--prometheus-url", prom.url, "--state", str(state), "--resume",
+                      env_dir=tmp_path)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    assert (haproxy.weight("blue"), haproxy.weight("green")) == (0, 100)
+    recs = records(state)
+    reconcile = next(r for r in recs if r["event"] == "reconcile")
+    assert reconcile["actual"] == {"baseline": 70, "canary": 30}
+    assert reconcile["journal"] == {"baseline": 50, "canary": 50} and reconcile["matches"] is False
+    assert reconcile["set_to"] == {"baseline": 80, "canary": 20}
+    assert [r["stage"] for r in recs if r["event"] == "verdict"] == ["step-1", "step-2"]
+    after = recs[recs.index(reconcile):]
+    assert [r["weights"]["canary"] for r in after if r["event"] == "weights_applied"] == [20, 50, 100]
+
+
+def test_blue_green_switches_then_rolls_back_when_green_breaks_after_the_switch(stack, haproxy, tmp_path):
+    blue, green, prom = stack
+    config = write_config(tmp_path, haproxy, strategy="blue-green", steps=None, scale_down_delay="30s")
+    raw = yaml.safe_load(config.read_text())
+    del raw["rollout"]["steps"]
+    config.write_text(yaml.safe_dump(raw))
+    state = tmp_path / "state.jsonl"
+    # green's pre-promotion traffic comes straight to it (a preview route), not through HAProxy
+    with Load(haproxy.url), Load(f"http://{green.target}/preview", rate=10):
+        proc = canary("rollout", str(config), "--prometheus-url", prom.url, "--state", str(state),
+                      env_dir=tmp_path)
+        wait_for(state, lambda recs: any(r["event"] == "window" for r in recs), proc)
+        assert (haproxy.weight("blue"), haproxy.weight("green")) == (100, 0)  # green verified before the switch
+        wait_for(state, started("switch"), proc)
+        assert (haproxy.weight("blue"), haproxy.weight("green")) == (0, 100)  # all at once
+        green.error_rate = 0.5
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, out + err
+    assert (haproxy.weight("blue"), haproxy.weight("green")) == (100, 0)
+    verdicts = [(r["stage"], r["verdict"]) for r in records(state) if r["event"] == "verdict"]
+    assert verdicts == [("verify", "pass"), ("switch", "fail")]
+    window = [r for r in records(state) if r["event"] == "window" and r["stage"] == "switch"][0]
+    assert window["baseline"]["end"] <= window["canary"]["start"]  # blue before the switch, green after it
+
+
+def test_blue_green_promotes_and_keeps_blue_until_the_scale_down_delay(stack, haproxy, tmp_path):
+    blue, green, prom = stack
+    marker = tmp_path / "scaled-down"
+    raw = yaml.safe_load(write_config(tmp_path, haproxy).read_text())
+    raw["rollout"] = {**raw["rollout"], "strategy": "blue-green", "scale_down_delay": f"{INTERVAL + 3}s",
+                      "preview_weight": 10,
+                      "hooks": {"scale_down": [sys.executable, "-c",
+                                               f"open({str(marker)!r}, 'w').write('{{canary}}')"]}}
+    del raw["rollout"]["steps"]
+    raw["rollout"]["hooks"]["scale_down"] = {"run": raw["rollout"]["hooks"]["scale_down"], "timeout": "10s"}
+    config = tmp_path / "bg.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    state = tmp_path / "state.jsonl"
+    with Load(haproxy.url):
+        proc = canary("rollout", str(config), "--prometheus-url", prom.url, "--state", str(state),
+                      env_dir=tmp_path)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    assert (haproxy.weight("blue"), haproxy.weight("green")) == (0, 100)
+    recs = records(state)
+    assert [r["weights"]["canary"] for r in recs if r["event"] == "weights_applied"] == [10, 100]
+    switched = next(r["t"] for r in recs if r["event"] == "weights_applied" and r["stage"] == "switch")
+    hook = next(r for r in recs if r["event"] == "hook_start" and r["point"] == "scale_down")
+    assert hook["t"] >= switched + INTERVAL + 3
+    assert marker.read_text() == "100"
