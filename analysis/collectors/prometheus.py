@@ -371,6 +371,13 @@ def _place(item: Any, grid: _Grid) -> tuple[np.ndarray, np.ndarray, dict[str, st
     return index, arr[:, 1], labels
 
 
+def _common_labels(label_sets: list[dict[str, str]]) -> dict[str, str]:
+    common = dict(label_sets[0])
+    for labels in label_sets[1:]:
+        common = {k: v for k, v in common.items() if labels.get(k) == v}
+    return common
+
+
 def _to_series(result: Any, grid: _Grid, query: str, aggregate: str | None) -> tuple[Series, str | None]:
     if not isinstance(result, list):
         raise _FetchError(f"malformed response from Prometheus: expected a list of series, got "
@@ -379,11 +386,14 @@ def _to_series(result: Any, grid: _Grid, query: str, aggregate: str | None) -> t
         return Series.empty(query), "the query returned no series"
     placed = [_place(item, grid) for item in result]
     if len(placed) > 1 and aggregate is None:
-        sets = [promql.format_labels(labels) for _, _, labels in placed]
+        common = _common_labels([labels for _, _, labels in placed])
+        sets = [promql.format_labels({k: v for k, v in labels.items() if k not in common})
+                for _, _, labels in placed]
         more = f" and {len(sets) - _MAX_LABEL_SETS} more" if len(sets) > _MAX_LABEL_SETS else ""
         raise _FetchError(f"the query returned {len(sets)} series where one was expected: "
                           f"{', '.join(sets[:_MAX_LABEL_SETS])}{more}; aggregate them in the query "
-                          f"(e.g. sum(...)) or set aggregate: sum|avg|max|min on the metric")
+                          f"(e.g. sum(...)) or set aggregate: sum|avg|max|min on the metric "
+                          f"(labels common to all: {promql.format_labels(common)})")
     ts_all = grid.timestamps()
     if len(placed) == 1:
         index, values, labels = placed[0]
@@ -397,8 +407,6 @@ def _to_series(result: Any, grid: _Grid, query: str, aggregate: str | None) -> t
     have = present.any(axis=0)
     combine = _AGGREGATES[aggregate]
     values = np.array([combine(matrix[present[:, k], k]) for k in np.flatnonzero(have)], dtype=float)
-    common = dict(placed[0][2])
-    for _, _, labels in placed[1:]:
-        common = {k: v for k, v in common.items() if labels.get(k) == v}
+    common = _common_labels([labels for _, _, labels in placed])
     note = f"{len(placed)} series combined with {aggregate}"
     return Series(ts_all[have], values, query, common, int(grid.n - have.sum())), note

@@ -9,8 +9,8 @@ Series (all gauges unless noted), selected by ``app`` and ``version`` (v1 = base
 * ``app_latency_ms{app="weird"}``: versions named by ``NASTY`` (quotes, backslashes, braces, newlines); decoy series
   whose names a broken escape would match instead.
 * ``app_latency_ms{app="multi"}``: two pods per version.
-* ``http_requests_total{app="shop"|"calm", code}`` (counters, 10 req/s): shop's v2 errors 5 % against 1 %; calm's
-  both 1 %.
+* ``http_requests_total{app="aa"|"reg", code}`` (counters, 10 req/s): reg's v2 errors 5 % against 1 %; aa's both
+  1 %.
 * ``gappy{version}``: no samples from 20 min to 40 min (longer than the 5 min lookback).
 * ``nanny{version}``: every 10th sample is NaN.
 """
@@ -64,7 +64,7 @@ def standard() -> list[Sample]:
     for version in ("v1", "v2"):
         for pod in ("a", "b"):
             latency("multi", version, _latency(rng, ts), pod=pod)
-    for app, canary_errors in (("shop", 0.05), ("calm", 0.01)):
+    for app, canary_errors in (("reg", 0.05), ("aa", 0.01)):
         for version, errors in (("v1", 0.01), ("v2", canary_errors)):
             for code, share in (("200", 1 - errors), ("500", errors)):
                 out.append(Sample("http_requests_total", {"app": app, "version": version, "code": code}, ts,
