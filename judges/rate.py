@@ -8,9 +8,9 @@ baseline with canary errors is a clear ``high``, unlike Mann-Whitney on per-step
 kayenta#426) and is exact for sparse counts.
 
 Errors cluster in time on one arm (a bad pod, a retry storm), which makes counts overdispersed and a plain binomial
-test over-confident. When the four series are aligned per step, the Pearson dispersion of the per-step split
-around the fitted rate ratio, ``phi = X^2 / df`` (quasi-binomial; used only when > 1 and df >= 10), divides both
-counts before the test (the design-effect correction of Rao and Scott 1992).
+test over-confident. When the four series are aligned per step, the design effect ``phi`` of the canary's count
+(its cluster-robust variance with steps as clusters over the binomial variance; used only when > 1 and with at least
+11 steps with events) divides both counts before the test (Rao and Scott 1992).
 """
 
 from __future__ import annotations
@@ -137,9 +137,13 @@ def counts(baseline, canary, params: JudgeParams) -> RateCounts:
 
 
 def dispersion(rc: RateCounts) -> tuple[float, int]:
-    """Pearson dispersion of the per-step canary share of events around the fitted rate ratio, and its df.
+    """Design effect of the canary's count: its between-step variance over the binomial one, and its df.
 
-    Returns ``(1.0, df)`` when the steps are not aligned, the ratio is 0 or infinite, or ``df < 10``.
+    With ``e_s`` events in step s, of which ``c_s`` in the canary, and ``theta_s`` the canary's expected share of
+    them under the fitted rate ratio, ``phi = T / (T - 1) * sum (c_s - e_s theta_s)^2 / sum e_s theta_s (1 -
+    theta_s)`` over the T steps with events: the cluster-robust (sandwich) variance of the total with steps as
+    clusters, relative to the binomial variance. Busy steps weigh more, as they do in the total. Returns
+    ``(1.0, df)`` when the steps are not aligned, the ratio is 0 or infinite, or ``df = T - 1 < 10``.
     """
     if not rc.aligned:
         return 1.0, 0
@@ -153,8 +157,9 @@ def dispersion(rc: RateCounts) -> tuple[float, int]:
     ratio = (C / rc.canary_exposure.sum()) / (B / rc.baseline_exposure.sum())
     rho = rc.canary_exposure[ok] / tot[ok]
     theta = rho * ratio / (1 - rho + rho * ratio)
-    x2 = float((((rc.canary[ok] - e[ok] * theta) ** 2) / (e[ok] * theta * (1 - theta))).sum())
-    return max(1.0, x2 / df), df
+    rss = float(((rc.canary[ok] - e[ok] * theta) ** 2).sum())
+    binomial = float((e[ok] * theta * (1 - theta)).sum())
+    return max(1.0, rss / binomial * (df + 1) / df), df
 
 
 def _fmt(v: float) -> str:
