@@ -112,10 +112,14 @@ class _At:
 def _numbers(at: _At, key: str) -> np.ndarray:
     raw = at.items(key)
     try:
-        return np.array([math.nan if v is None else v for v in raw], dtype=float)
+        # numpy turns null (None) into NaN itself, which keeps a long series fast to read
+        arr = np.array(raw, dtype=float)
+        if arr.ndim == 1:
+            return arr
     except (TypeError, ValueError):
-        bad = next(i for i, v in enumerate(raw) if v is not None and not isinstance(v, (int, float)))
-        raise DataError(f"{at.source}: {at.where(key)}[{bad}]: expected a number or null") from None
+        pass
+    bad = next((i for i, v in enumerate(raw) if v is not None and not isinstance(v, (int, float))), 0)
+    raise DataError(f"{at.source}: {at.where(key)}[{bad}]: expected a number or null")
 
 
 def _series(at: _At | None, query: str) -> Series:

@@ -14,7 +14,7 @@ import dataclasses
 import itertools
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from judges import Direction
+from judges import Direction, available as available_judges
 
 from .config import CanaryConfig
 from .pipeline import judge_pairs
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _PARAMS = ("confidence", "tolerance", "direction", "critical", "must_have_data", "outlier_factor", "upper", "lower",
            "max_ratio", "min_ratio", "statistic")
 _EFFECT = ("allowed_increase", "allowed_decrease", "critical_increase", "critical_decrease")
-TUNABLE = _PARAMS + _EFFECT
+TUNABLE = ("judge",) + _PARAMS + _EFFECT
 
 
 def with_params(config: CanaryConfig, metrics: Iterable[str] | None = None, **changes: Any) -> CanaryConfig:
@@ -39,14 +39,14 @@ def with_params(config: CanaryConfig, metrics: Iterable[str] | None = None, **ch
     metrics : iterable of str, optional
         Names of the metrics to change; unknown names raise ``KeyError`` listing the known ones.
     **changes
-        Any of ``TUNABLE``: the ``JudgeParams`` fields (``confidence``, ``tolerance``, ``direction``, ...) and
-        the effect-size thresholds (``allowed_increase``, ``allowed_decrease``, ``critical_increase``,
-        ``critical_decrease``).
+        Any of ``TUNABLE``: ``judge`` (a registered judge name), the ``JudgeParams`` fields (``confidence``,
+        ``tolerance``, ``direction``, ...) and the effect-size thresholds (``allowed_increase``,
+        ``allowed_decrease``, ``critical_increase``, ``critical_decrease``).
 
     Raises
     ------
     ValueError
-        For a parameter name that is not tunable (the message lists the tunable ones).
+        For a parameter name that is not tunable, or an unknown judge (the message lists the known ones).
     """
     unknown = sorted(set(changes) - set(TUNABLE))
     if unknown:
@@ -56,6 +56,9 @@ def with_params(config: CanaryConfig, metrics: Iterable[str] | None = None, **ch
     missing = sorted(chosen - names)
     if missing:
         raise KeyError(f"no metric named {', '.join(missing)}; metrics: {', '.join(sorted(names))}")
+    judge = changes.get("judge")
+    if judge is not None and judge not in available_judges():
+        raise ValueError(f"unknown judge {judge!r}; known judges: {', '.join(available_judges())}")
     params = {k: v for k, v in changes.items() if k in _PARAMS}
     if "direction" in params:
         params["direction"] = Direction(params["direction"])
@@ -66,7 +69,7 @@ def with_params(config: CanaryConfig, metrics: Iterable[str] | None = None, **ch
             p = dataclasses.replace(m.params, **params)
             if effect:
                 p = dataclasses.replace(p, effect_size=dataclasses.replace(p.effect_size, **effect))
-            m = dataclasses.replace(m, params=p)
+            m = dataclasses.replace(m, params=p, judge=judge or m.judge)
         out.append(m)
     return dataclasses.replace(config, metrics=tuple(out))
 

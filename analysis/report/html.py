@@ -30,10 +30,10 @@ _SCRIPT = """\
   function apply() {
     var t = q.value.trim().toLowerCase(), f = only.checked, shown = 0;
     document.querySelectorAll('tbody tr.m').forEach(function (r) {
-      var ok = (!t || r.getAttribute('data-search').indexOf(t) >= 0) &&
-               (!f || r.getAttribute('data-status') !== 'pass');
-      r.hidden = !ok;
       var d = r.nextElementSibling;
+      var text = (r.textContent + ' ' + (d ? d.textContent : '')).toLowerCase();
+      var ok = (!t || text.indexOf(t) >= 0) && (!f || r.getAttribute('data-status') !== 'pass');
+      r.hidden = !ok;
       if (d && d.classList.contains('d')) { d.hidden = !ok; }
       if (ok) { shown++; }
     });
@@ -135,11 +135,10 @@ def _metric_view(i: int, m: MetricResult, pair: SamplePair | None, charts: bool 
         else:
             drawn = [svg.timeseries(base, can), svg.ecdf(base[1] if base else None, can[1] if can else None)]
         drawn.append(svg.interval(s.estimate, s.ci_lower, s.ci_upper, _view.band(m), _view.gates(m), st))
-    search = " ".join((m.name, m.group, m.judge, m.classification.value, *m.query.values())).lower()
     return {
         "id": f"m-{i}", "m": m, "status": st, "label": _view.label(m), "warnings": ws,
         "tags": _view.warning_tags(ws), "shift": _view.shift(m), "p": _view.p_value(m), "effect": _view.effect(m),
-        "stats": _stats_rows(m), "queries": _queries(m), "labels": _labels(pair), "search": search,
+        "stats": _stats_rows(m), "queries": _queries(m), "labels": _labels(pair),
         "charts": [Markup(c) for c in drawn], "open": st in ("fail", "warn"),
         "spark": Markup(svg.sparkline(base[1] if base else None, can[1] if can else None)),
         "n": f"{s.n_baseline}/{s.n_canary}",
