@@ -1,0 +1,88 @@
+"""Results for the report tests: the demo scenarios, a hostile one, and a large synthetic one (seeded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from analysis import AnalysisResult, SamplePair, Series, Window, analyze_file, judge_pairs, parse_config
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "fixtures" / "demo"
+T0 = 1767225600.0
+
+# Names, labels and queries that would break out of HTML, attributes, Markdown tables or XML if not escaped.
+HOSTILE_NAMES = (
+    '<script>window.PWNED="name"</script>',
+    "quote\"s and 'apostrophes' & ampersands",
+    "</style><img src=x onerror=\"window.PWNED='img'\">",
+    "λ-latência-延迟-🚀 \u202eRTL",
+    "pipe | star * under_score `tick` [link](https://evil.example/x)",
+)
+HOSTILE_QUERY = 'rate(x{job="<script>window.PWNED=1</script>",path=~"a|b"}[1m]) > 0 & "quoted" \'single\''
+HOSTILE_LABELS = {"pod": '"><script>window.PWNED="label"</script>', "zone": "eu-west-1 & <b>bold</b>",
+                  "url": "https://evil.example/track.png"}
+
+
+def demo_config(judge: str = "kayenta"):
+    import yaml
+
+    data = yaml.safe_load((DEMO / "canary.yaml").read_text())
+    data["defaults"] = {"judge": judge}
+    for m in data["metrics"]:
+        if m.get("judge") == "threshold":
+            m["judge"] = judge
+            for k in ("statistic", "max_ratio"):
+                m.pop(k, None)
+    return parse_config(data, "demo.yaml")
+
+
+def demo_result(scenario: str = "regression") -> AnalysisResult:
+    return analyze_file(demo_config(), DEMO / f"{scenario}.csv")
+
+
+def _series(rng: np.random.Generator, n: int, loc: float, scale: float, query: str = "",
+            labels: dict | None = None, nan: int = 0, gap: bool = False) -> Series:
+    ts = T0 + 15.0 * np.arange(n)
+    if gap:
+        ts = np.concatenate([ts[: n // 2], ts[n // 2:] + 600.0])
+    vs = rng.normal(loc, scale, n)
+    if nan:
+        vs[rng.choice(n, nan, replace=False)] = np.nan
+    return Series(ts, vs, query, labels or {}, missing=40 if gap else 0)
+
+
+def hostile_result() -> AnalysisResult:
+    """Five metrics with hostile names, groups, queries and labels: failing, passing, few points, NaN, gaps."""
+    rng = np.random.default_rng(7)
+    metrics = []
+    for i, name in enumerate(HOSTILE_NAMES):
+        metrics.append({"name": name, "judge": "kayenta", "group": f"<g{i % 2}> & \"grp\"",
+                        "direction": "increase", "critical": i == 0, "nan_strategy": "remove",
+                        "outliers": {"strategy": "remove"} if i == 3 else {"strategy": "keep"}})
+    cfg = parse_config({"name": '<script>window.PWNED="config"</script> & co', "metrics": metrics}, "hostile.yaml")
+    pairs = {}
+    for i, name in enumerate(HOSTILE_NAMES):
+        n = 30 if i == 2 else 240
+        shift = 25.0 if i in (0, 1) else 0.0
+        pairs[name] = SamplePair(
+            name,
+            _series(rng, n, 100.0, 5.0, HOSTILE_QUERY.replace("x{", "base{"), HOSTILE_LABELS, nan=5 * (i == 3)),
+            _series(rng, n, 100.0 + shift, 5.0, HOSTILE_QUERY, HOSTILE_LABELS, gap=i == 4))
+    return judge_pairs(cfg, pairs, Window(T0, T0 + 3600.0))
+
+
+def big_result(n_metrics: int = 200, n_points: int = 360, seed: int = 1) -> AnalysisResult:
+    """``n_metrics`` kayenta metrics over ``n_points`` per side; about one in ten shifted upwards."""
+    rng = np.random.default_rng(seed)
+    metrics = [{"name": f"svc_{i:03d}_latency_ms", "judge": "kayenta", "group": f"group{i % 5}",
+                "direction": "increase", "query": f'histogram_quantile(0.99, rate(h{{metric="{i}"}}[1m]))'}
+               for i in range(n_metrics)]
+    cfg = parse_config({"name": "big", "metrics": metrics}, "big.yaml")
+    pairs = {}
+    for i, m in enumerate(metrics):
+        shift = 12.0 if i % 10 == 3 else 0.0
+        pairs[m["name"]] = SamplePair(m["name"], _series(rng, n_points, 100.0, 8.0, m["query"]),
+                                      _series(rng, n_points, 100.0 + shift, 8.0, m["query"]))
+    return judge_pairs(cfg, pairs, Window(T0, T0 + 15.0 * n_points))
