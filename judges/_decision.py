@@ -14,6 +14,7 @@ Kayenta's ``MannWhitneyClassifier`` rule, kept apart from the statistical test t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -62,6 +63,9 @@ def decide(params: JudgeParams, stats: Statistics, what: str = "shift") -> Judge
     est, lo, hi, es = stats.estimate, stats.ci_lower, stats.ci_upper, stats.effect_size
     allowed_inc, allowed_dec, crit_inc, crit_dec = params.effect_size.thresholds()
     bound = params.tolerance * abs(est)
+    if math.isfinite(bound):
+        # the tolerance actually applied, so a report can draw the interval against it
+        stats = dataclasses.replace(stats, extra={**stats.extra, "bound": bound})
     es_nan = math.isnan(es)
     conf = f"{params.confidence:.0%}"
     interval = f"{what} {_fmt(est)} ({conf} CI {_fmt(lo)} to {_fmt(hi)})"

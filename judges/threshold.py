@@ -9,6 +9,7 @@ check of the SRE Workbook's canarying chapter, kept beside the relative rank tes
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Callable
 
@@ -90,6 +91,10 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
     except Exception as exc:  # a data problem becomes an outcome
         return error(params, f"{type(exc).__name__}: {exc}", empty)
     stats = _stats(b, c, value, base, rel)
+    # the bounds applied, so a report can draw the statistic against them
+    stats = dataclasses.replace(stats, extra={**stats.extra, **{
+        k: float(getattr(params, k)) for k in ("upper", "lower", "max_ratio", "min_ratio")
+        if getattr(params, k) is not None}})
     what = f"{params.statistic} {params.name} {_fmt(value)}"
     against = f"{_fmt(rel)}x the baseline {params.statistic} {_fmt(base)}"
     checks = (
