@@ -62,16 +62,17 @@ def _ecdf(ax: "Axes", pair: SamplePair | None) -> None:
 
 def _interval(ax: "Axes", m: MetricResult) -> None:
     s = m.statistics
-    ax.set_title("shift and tolerance", fontsize=10, loc="left")
+    ax.set_title("estimate and tolerance", fontsize=10, loc="left")
     ax.set_yticks([])
     points = [v for v in (s.estimate, s.ci_lower, s.ci_upper) if math.isfinite(v)]
     if not points:
         ax.text(0.5, 0.5, "no interval", ha="center", va="center", transform=ax.transAxes, color="#6b7280")
         return
-    band = _view.band(m)
-    up, down = _view.gates(m)
+    sc = _view.scale(m)
+    band, (up, down) = sc.band, sc.gates
+    ref = [sc.reference] if math.isfinite(sc.reference) else []
     finite_band = [v for v in (band or ()) if math.isfinite(v)]
-    lo, hi = min(points + finite_band + [0.0]), max(points + finite_band + [0.0])
+    lo, hi = min(points + finite_band + ref), max(points + finite_band + ref)
     pad = (hi - lo) * 0.12 or (abs(lo) * 0.1 or 1.0)
     ax.set_xlim(lo - pad, hi + pad)
     if band is not None:
@@ -81,7 +82,8 @@ def _interval(ax: "Axes", m: MetricResult) -> None:
             ax.axvspan(band[1], hi + pad, color="#fee2e2", label="regression")
         if down and math.isfinite(band[0]):
             ax.axvspan(lo - pad, band[0], color="#fee2e2")
-    ax.axvline(0.0, color="#9ca3af", ls=":", lw=1)
+    if ref:
+        ax.axvline(sc.reference, color="#9ca3af", ls=":", lw=1)
     color = _STATUS.get(_view.status(m), "#6b7280")
     if math.isfinite(s.ci_lower) and math.isfinite(s.ci_upper):
         a, b = sorted((s.ci_lower, s.ci_upper))
@@ -92,7 +94,7 @@ def _interval(ax: "Axes", m: MetricResult) -> None:
     elif math.isfinite(s.estimate):
         ax.plot([s.estimate], [0.5], "o", color=color, mfc="white", ms=7)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("canary − baseline")
+    ax.set_xlabel(sc.caption)
     if band is not None:
         ax.legend(fontsize=8, loc="upper left", frameon=False)
 

@@ -86,3 +86,37 @@ def big_result(n_metrics: int = 200, n_points: int = 360, seed: int = 1) -> Anal
         pairs[m["name"]] = SamplePair(m["name"], _series(rng, n_points, 100.0, 8.0, m["query"]),
                                       _series(rng, n_points, 100.0 + shift, 8.0, m["query"]))
     return judge_pairs(cfg, pairs, Window(T0, T0 + 15.0 * n_points))
+
+
+def mixed_result() -> AnalysisResult:
+    """One metric per judge kind: rate (ratio scale), mann-whitney, threshold (value scale), sequential-mean, a
+    muted metric and a must-have-data metric without canary data."""
+    rng = np.random.default_rng(11)
+    n = 240
+    ts = T0 + 15.0 * np.arange(n)
+    metrics = [
+        {"name": "errors", "judge": "rate", "denominator": "requests", "group": "errors", "direction": "increase"},
+        {"name": "requests", "judge": "mann-whitney", "group": "traffic", "muted": True},
+        {"name": "latency_p99_ms", "judge": "mann-whitney", "group": "latency", "direction": "increase"},
+        {"name": "memory_mb", "judge": "threshold", "statistic": "max", "max_ratio": 1.2, "upper": 900,
+         "group": "saturation", "direction": "increase"},
+        {"name": "cpu", "judge": "sequential-mean", "group": "saturation"},
+        {"name": "empty_metric", "judge": "mann-whitney", "group": "latency", "must_have_data": True},
+    ]
+    cfg = parse_config({"name": "mixed-judges", "metrics": metrics}, "mixed.yaml")
+
+    def s(values, query=""):
+        return Series(ts, np.asarray(values, dtype=float), query)
+
+    q = 'sum(increase(http_requests_total{{code=~"5..",version="{}"}}[15s]))'
+    pairs = {
+        "errors": SamplePair("errors", s(rng.poisson(0.5, n), q.format("baseline")),
+                             s(rng.poisson(1.5, n), q.format("canary"))),
+        "requests": SamplePair("requests", s(rng.poisson(200, n)), s(rng.poisson(200, n))),
+        "latency_p99_ms": SamplePair("latency_p99_ms", s(rng.normal(480, 30, n)), s(rng.normal(490, 30, n))),
+        "memory_mb": SamplePair("memory_mb", s(rng.normal(800, 5, n)),
+                                s(np.linspace(800, 990, n) + rng.normal(0, 3, n))),
+        "cpu": SamplePair("cpu", s(rng.normal(0.45, 0.02, n)), s(rng.normal(0.45, 0.02, n))),
+        "empty_metric": SamplePair("empty_metric", s(rng.normal(1, 0.1, n)), Series(np.zeros(0), np.zeros(0))),
+    }
+    return judge_pairs(cfg, pairs, Window(ts[0], ts[-1]))

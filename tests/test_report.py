@@ -299,3 +299,38 @@ def test_junit_strips_characters_xml_cannot_carry():
                                                 Series(ts, rng.normal(size=60)))}, None)
     _, _, cases = _cases(render_junit(result))
     assert list(cases) == ["bell\ufffd nul\ufffd esc\ufffd ok"]
+
+
+# --- scales: each judge's estimate against what it tolerated ---------------------------------------------------
+
+def test_each_judge_is_drawn_on_its_own_scale():
+    from _report_data import mixed_result
+
+    from analysis.report import _view
+
+    result = mixed_result()
+    sc = {m.name: _view.scale(m) for m in result.metrics}
+    assert (sc["errors"].kind, sc["errors"].reference, sc["errors"].band) == ("ratio", 1.0, (1.0, 1.0))
+    assert sc["memory_mb"].kind == "value" and sc["memory_mb"].band == (-math.inf, 900.0)
+    assert sc["memory_mb"].reference == result.metric("memory_mb").statistics.extra["baseline_statistic"]
+    bound = result.metric("latency_p99_ms").statistics.extra["bound"]
+    assert sc["latency_p99_ms"].kind == "shift" and sc["latency_p99_ms"].band == (-bound, bound)
+    assert sc["cpu"].band == (0.0, 0.0)  # the sequential judge tolerates no shift
+    assert _view.shift(result.metric("errors")).startswith("×")
+    html = render_html(result)
+    text = "".join(parse(html).text)
+    assert "Rate ratio and tolerance" in text and "Statistic and bounds" in text and "≤ 900" in text
+    assert "PASS · muted" in text
+
+
+def test_explicit_band_from_any_judge():
+    from analysis.report import _view
+    from analysis.results_io import result_from_dict
+
+    r = result_from_dict({"verdict": "pass", "metrics": [{
+        "name": "x", "judge": "custom", "classification": "pass", "direction": "increase",
+        "statistics": {"estimate": 2.0, "ci_lower": 1.0, "ci_upper": 3.0,
+                       "extra": {"band_lower": -5.0, "band_upper": 4.0}}}]})
+    sc = _view.scale(r.metrics[0])
+    assert sc.band == (-5.0, 4.0) and sc.gates == (True, False)
+    assert 'class="band-ok"' in render_html(r)

@@ -6,6 +6,7 @@ The HTML, Markdown and JUnit writers only lay these out; none of them re-decides
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Iterable
 
 from judges import Classification
@@ -44,13 +45,16 @@ def label(m: MetricResult) -> str:
 
 
 def shift(m: MetricResult) -> str:
+    """The estimate with its interval, on the metric's scale: ``+12.3 [8.1, 16]``, ``×1.25 [1.1, 1.4]``, ``830``."""
     s = m.statistics
     if not math.isfinite(s.estimate):
         return "-"
-    sign = "+" if s.estimate > 0 else ""
+    kind = scale(m).kind
+    head = {"shift": ("+" if s.estimate > 0 else "") + fmt(s.estimate), "ratio": f"×{fmt(s.estimate)}"}.get(
+        kind, fmt(s.estimate))
     if math.isfinite(s.ci_lower) and math.isfinite(s.ci_upper):
-        return f"{sign}{fmt(s.estimate)} [{fmt(s.ci_lower)}, {fmt(s.ci_upper)}]"
-    return f"{sign}{fmt(s.estimate)}"
+        return f"{head} [{fmt(s.ci_lower)}, {fmt(s.ci_upper)}]"
+    return head
 
 
 def p_value(m: MetricResult) -> str:
@@ -90,25 +94,68 @@ def warning_tags(ws: Iterable[str]) -> list[str]:
     return tags
 
 
-def band(m: MetricResult) -> tuple[float, float] | None:
-    """The tolerated range of the shift, as the judge decided with it.
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """How to draw a metric's estimate: against what reference, and which range the judge tolerated.
 
-    Rank judges record ``bound`` (tolerance * |estimate|, Kayenta's rule): the band is ``[-bound, +bound]``.
-    A judge may instead record explicit ``band_lower`` / ``band_upper`` (either may be missing, one-sided).
+    ``kind`` is ``shift`` (canary - baseline, reference 0), ``ratio`` (canary / baseline, reference 1) or
+    ``value`` (a canary statistic against fixed bounds, reference the baseline's statistic).
+    """
+
+    kind: str
+    reference: float
+    caption: str
+    band: tuple[float, float] | None
+    band_label: str
+    gates: tuple[bool, bool]
+
+
+RATIO_JUDGES = ("rate", "sequential-rate")
+_BOUND_KEYS = ("upper", "lower", "max_ratio", "min_ratio")
+
+
+def scale(m: MetricResult) -> Scale:
+    """The scale and tolerated range of ``m``'s estimate, from what its judge recorded.
+
+    Rank judges record ``bound`` (tolerance * |estimate|, Kayenta's rule): the band is ``[-bound, +bound]``. Rate
+    judges decide on a rate ratio whose interval must exclude 1. The threshold judge records its ``upper``,
+    ``lower``, ``max_ratio`` and ``min_ratio``; ratio bounds become values through the baseline statistic. Any
+    judge may instead record ``band_lower`` / ``band_upper`` (and ``reference``) explicitly.
     """
     x = m.statistics.extra
+    up, down = m.direction in ("increase", "either"), m.direction in ("decrease", "either")
+    finite = lambda k: x.get(k) is not None and math.isfinite(x[k])  # noqa: E731
+    if finite("band_lower") or finite("band_upper"):
+        band = (x["band_lower"] if finite("band_lower") else -math.inf,
+                x["band_upper"] if finite("band_upper") else math.inf)
+        return Scale("shift", x["reference"] if finite("reference") else 0.0, "estimate", band, "tolerated range",
+                     (up, down))
+    if m.judge == "threshold" or (m.judge not in RATIO_JUDGES and any(finite(k) for k in _BOUND_KEYS)
+                                  and not finite("bound")):
+        base = x.get("baseline_statistic", math.nan)
+        his = [x["upper"]] if finite("upper") else []
+        los = [x["lower"]] if finite("lower") else []
+        if base is not None and math.isfinite(base) and base > 0:
+            his += [x["max_ratio"] * base] if finite("max_ratio") else []
+            los += [x["min_ratio"] * base] if finite("min_ratio") else []
+        band = (max(los) if los else -math.inf, min(his) if his else math.inf) if (his or los) else None
+        ref = base if base is not None and math.isfinite(base) else math.nan
+        return Scale("value", ref, "canary statistic (dashed: baseline)", band, "accepted range", (True, True))
+    if m.judge in RATIO_JUDGES:
+        return Scale("ratio", 1.0, "canary / baseline rate ratio", (1.0, 1.0), "no change", (up, down))
     b = x.get("bound")
-    if b is not None and math.isfinite(b):
-        return (-abs(b), abs(b))
-    lo, hi = x.get("band_lower", math.nan), x.get("band_upper", math.nan)
-    if math.isfinite(lo) or math.isfinite(hi):
-        return (lo if math.isfinite(lo) else -math.inf, hi if math.isfinite(hi) else math.inf)
-    return None
+    band = (-abs(b), abs(b)) if b is not None and math.isfinite(b) else None
+    return Scale("shift", 0.0, "canary − baseline", band, "tolerated shift", (up, down))
+
+
+def band(m: MetricResult) -> tuple[float, float] | None:
+    """The tolerated range of the estimate (see :func:`scale`)."""
+    return scale(m).band
 
 
 def gates(m: MetricResult) -> tuple[bool, bool]:
-    """Which shifts count as regressions: (increase, decrease)."""
-    return m.direction in ("increase", "either"), m.direction in ("decrease", "either")
+    """Which side of the band counts as a regression: (above, below)."""
+    return scale(m).gates
 
 
 def counts(result: AnalysisResult) -> dict[str, int]:

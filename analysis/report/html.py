@@ -86,20 +86,31 @@ def _series_arrays(pair: SamplePair | None, scope: str) -> tuple[np.ndarray, np.
 
 def _stats_rows(m: MetricResult) -> list[tuple[str, str]]:
     s = m.statistics
+    sc = _view.scale(m)
+    what = {"shift": "shift (canary − baseline)", "ratio": "rate ratio (canary / baseline)"}.get(
+        sc.kind, "canary statistic")
     rows = [("n baseline / canary", f"{s.n_baseline} / {s.n_canary}"),
             ("baseline median", fmt(s.baseline_median)), ("canary median", fmt(s.canary_median)),
-            ("shift (canary − baseline)", _view.shift(m)), ("p-value", _view.p_value(m)),
-            ("effect size", fmt(s.effect_size, 4))]
-    b = _view.band(m)
-    if b is not None:
-        rows.append(("tolerated shift", f"{fmt(b[0])} to {fmt(b[1])}"))
+            (what, _view.shift(m)), ("p-value", _view.p_value(m)), ("effect size", fmt(s.effect_size, 4))]
+    if sc.band is not None:
+        rows.append((sc.band_label, _range_text(*sc.band)))
     for k, v in sorted(s.extra.items()):
-        if k in ("bound", "band_lower", "band_upper"):
+        if k in ("bound", "band_lower", "band_upper", "reference"):
             continue
         if k.startswith(("n_nan_", "n_outliers_")) and not v:
             continue
         rows.append((k.replace("_", " "), fmt(v, 4)))
     return rows
+
+
+def _range_text(lo: float, hi: float) -> str:
+    if lo == hi:
+        return f"{fmt(lo)} (the interval must exclude it)"
+    if lo == -float("inf"):
+        return f"≤ {fmt(hi)}"
+    if hi == float("inf"):
+        return f"≥ {fmt(lo)}"
+    return f"{fmt(lo)} to {fmt(hi)}"
 
 
 def _queries(m: MetricResult) -> list[tuple[str, str]]:
@@ -134,7 +145,9 @@ def _metric_view(i: int, m: MetricResult, pair: SamplePair | None, charts: bool 
                      svg.empty(260, 180, "no data points", "ecdf")]
         else:
             drawn = [svg.timeseries(base, can), svg.ecdf(base[1] if base else None, can[1] if can else None)]
-        drawn.append(svg.interval(s.estimate, s.ci_lower, s.ci_upper, _view.band(m), _view.gates(m), st))
+        sc = _view.scale(m)
+        drawn.append(svg.interval(s.estimate, s.ci_lower, s.ci_upper, sc.band, sc.gates, st, label=sc.caption,
+                                  reference=sc.reference))
     return {
         "id": f"m-{i}", "m": m, "status": st, "label": _view.label(m), "warnings": ws,
         "tags": _view.warning_tags(ws), "shift": _view.shift(m), "p": _view.p_value(m), "effect": _view.effect(m),
@@ -142,6 +155,8 @@ def _metric_view(i: int, m: MetricResult, pair: SamplePair | None, charts: bool 
         "charts": [Markup(c) for c in drawn], "open": st in ("fail", "warn"),
         "spark": Markup(svg.sparkline(base[1] if base else None, can[1] if can else None)),
         "n": f"{s.n_baseline}/{s.n_canary}",
+        "iv_title": {"shift": "Shift and tolerance", "ratio": "Rate ratio and tolerance"}.get(
+            _view.scale(m).kind, "Statistic and bounds"),
     }
 
 

@@ -235,15 +235,16 @@ def ecdf(baseline: np.ndarray | None, canary: np.ndarray | None, width: int = 26
 
 def interval(estimate: float, lower: float, upper: float, band: tuple[float, float] | None,
              gates: tuple[bool, bool], status: str, width: int = 300, height: int = 180,
-             label: str = "canary − baseline") -> str:
-    """The confidence interval of the shift drawn against the tolerance band that decides the metric.
+             label: str = "canary − baseline", reference: float = 0.0) -> str:
+    """The estimate and its confidence interval drawn against the band that decides the metric.
 
     ``band`` is ``(lower edge, upper edge)`` of what is tolerated; ``gates`` says which side counts as a
-    regression (increase, decrease): only those sides are shaded as failing. ``status`` picks the colour.
+    regression (above, below): only those sides are shaded as failing. ``reference`` is the no-change value
+    (0 for a shift, 1 for a ratio), drawn dashed. ``status`` picks the colour; ``label`` must be a fixed caption.
     """
     lo, hi = (min(lower, upper), max(lower, upper)) if math.isfinite(lower) and math.isfinite(upper) \
         else (lower, upper)
-    pts = [v for v in (estimate, lo, hi, 0.0) if math.isfinite(v)]
+    pts = [v for v in (estimate, lo, hi, reference) if math.isfinite(v)]
     if not any(math.isfinite(v) for v in (estimate, lo, hi)):
         return empty(width, height, "no interval", "iv")
     if band:
@@ -267,16 +268,20 @@ def interval(estimate: float, lower: float, upper: float, band: tuple[float, flo
             out.append(f'<rect class="band-bad" x="{xs(xs.lo):.1f}" y="{top}" '
                        f'width="{xs(band[0]) - xs(xs.lo):.1f}" height="{bottom - top}"/>')
         edges = [(v, a) for v, a in ((band[0], "end"), (band[1], "start")) if math.isfinite(v)]
+        if band[0] == band[1]:
+            edges = [(band[0], "middle")]
         for v, anchor in edges:
             x = xs(v)
             out.append(f'<line class="edge" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}"/>'
-                       f'<text class="tick" x="{x + (-3 if anchor == "end" else 3):.1f}" y="{top - 6}" '
+                       f'<text class="tick" x="{x + {"end": -3, "start": 3}.get(anchor, 0):.1f}" y="{top - 6}" '
                        f'text-anchor="{anchor}">{tick(v)}</text>')
-        out.append(f'<text class="note" x="{(xs(b0) + xs(b1)) / 2:.1f}" y="{bottom - 6}" '
-                   f'text-anchor="middle">tolerated</text>')
-    x0 = xs(0.0)
-    out.append(f'<line class="zero" x1="{x0:.1f}" x2="{x0:.1f}" y1="{top}" y2="{bottom}"/>'
-               f'<text class="tick" x="{x0:.1f}" y="{bottom + 12}" text-anchor="middle">0</text>')
+        if xs(b1) - xs(b0) >= 44:
+            out.append(f'<text class="note" x="{(xs(b0) + xs(b1)) / 2:.1f}" y="{bottom - 6}" '
+                       f'text-anchor="middle">tolerated</text>')
+    if math.isfinite(reference):
+        x0 = xs(reference)
+        out.append(f'<line class="zero" x1="{x0:.1f}" x2="{x0:.1f}" y1="{top}" y2="{bottom}"/>'
+                   f'<text class="tick" x="{x0:.1f}" y="{bottom + 12}" text-anchor="middle">{tick(reference)}</text>')
     if math.isfinite(lo) and math.isfinite(hi):
         a, b = xs(lo), xs(hi)
         out.append(f'<line class="ci {status}" x1="{a:.1f}" x2="{max(b, a + 1):.1f}" y1="{mid:.1f}" y2="{mid:.1f}"/>'
