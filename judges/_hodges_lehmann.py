@@ -59,26 +59,20 @@ class RankSummary:
 
 
 def rank_summary(xs: np.ndarray, ys: np.ndarray) -> RankSummary:
-    """Rank statistics of rows of sorted samples from one stable merge of each row pair."""
-    b, n = xs.shape
-    m = ys.shape[1]
-    cat = np.concatenate([xs, ys], axis=1)
-    order = np.argsort(cat, axis=1, kind="stable")
-    is_x = order < n
-    pooled = np.take_along_axis(cat, order, 1)
-    # a stable merge puts x before an equal y, so the y counted before x_i are those strictly below it
-    below = (np.cumsum(~is_x, axis=1) * is_x).sum(axis=1).astype(float)
-    new = np.ones(pooled.shape, bool)
-    new[:, 1:] = pooled[:, 1:] != pooled[:, :-1]
-    tied = ~new.all(axis=1)
-    zero = np.zeros(b)
-    if not tied.any():
-        return RankSummary(below, zero, zero, tied)
-    run = (np.cumsum(new, axis=1) - 1 + (np.arange(b) * (n + m))[:, None]).ravel()
-    cx = np.bincount(run, weights=is_x.ravel(), minlength=b * (n + m)).reshape(b, -1)
-    cy = np.bincount(run, weights=(~is_x).ravel(), minlength=b * (n + m)).reshape(b, -1)
-    cube = lambda t: (t ** 3 - t).sum(axis=1)  # noqa: E731
-    return RankSummary(below + 0.5 * (cx * cy).sum(axis=1), cube(cx + cy), cube(cx) + cube(cy), tied)
+    """Rank statistics of rows of sorted samples: U from merge positions, tie terms only where there are ties."""
+    b = len(xs)
+    u, cross = np.empty(b), np.zeros(b, bool)
+    for r in range(b):
+        left, right = np.searchsorted(ys[r], xs[r], "left"), np.searchsorted(ys[r], xs[r], "right")
+        u[r] = left.sum() + 0.5 * (right - left).sum()
+        cross[r] = (right > left).any()
+    tied = cross | (xs[:, 1:] == xs[:, :-1]).any(axis=1) | (ys[:, 1:] == ys[:, :-1]).any(axis=1)
+    pooled, within = np.zeros(b), np.zeros(b)
+    cube = lambda v: float((np.unique(v, return_counts=True)[1].astype(float) ** 3).sum() - v.size)  # noqa: E731
+    for r in np.flatnonzero(tied):
+        pooled[r] = cube(np.concatenate([xs[r], ys[r]]))
+        within[r] = cube(xs[r]) + cube(ys[r])
+    return RankSummary(u, pooled, within, tied)
 
 
 @lru_cache(maxsize=128)

@@ -125,8 +125,10 @@ def _refine(xs, ys, row, a, b, pivots, soft) -> np.ndarray:
     groups = _groups(ys)
     g = len(row)
     band_max = max(_BAND_MIN, (n + m) // 2)
-    s_lo, c_lo = np.full((g, n), m), np.zeros(g, np.int64)            # trivial cuts: nothing below / all below
-    s_hi, c_hi = np.zeros((g, n), np.int64), np.full(g, n * m)
+    # a band lies between a lower cut (count c_lo <= a, every band value >= t_lo) and an upper cut (count
+    # c_hi > b, every band value <= t_hi); it starts as the whole matrix
+    s_lo, c_lo, t_lo = np.full((g, n), m), np.zeros(g, np.int64), np.full(g, -np.inf)
+    s_hi, c_hi, t_hi = np.zeros((g, n), np.int64), np.full(g, n * m), np.full(g, np.inf)
     soft_lo, soft_hi = soft
     bisect = np.zeros(g, bool)
     result = np.empty((g, 2))
@@ -139,12 +141,12 @@ def _refine(xs, ys, row, a, b, pivots, soft) -> np.ndarray:
         counts = (m - new).sum(1)
         width = c_hi[active] - c_lo[active]
         split = np.zeros(ka, bool)
-        for half in (slice(0, ka), slice(ka, 2 * ka)):
+        for half, val in ((slice(0, ka), p1), (slice(ka, 2 * ka), p2)):
             c, s = counts[half], new[half]
-            upd = (c <= a[active]) & (c > c_lo[active])
-            c_lo[active[upd]], s_lo[active[upd]] = c[upd], s[upd]
-            upd = (c > b[active]) & (c < c_hi[active])
-            c_hi[active[upd]], s_hi[active[upd]] = c[upd], s[upd]
+            upd = (c <= a[active]) & (c >= c_lo[active])
+            c_lo[active[upd]], s_lo[active[upd]], t_lo[active[upd]] = c[upd], s[upd], val[upd]
+            upd = (c > b[active]) & (c <= c_hi[active])
+            c_hi[active[upd]], s_hi[active[upd]], t_hi[active[upd]] = c[upd], s[upd], val[upd]
             # a cut between the two ranks of a median pair: the largest value below it and the smallest above
             cut = (c > a[active]) & (c <= b[active]) & ~split
             if cut.any():
@@ -154,38 +156,41 @@ def _refine(xs, ys, row, a, b, pivots, soft) -> np.ndarray:
                 result[active[cut]] = np.stack([below.max(1), above.min(1)], axis=1)
                 split |= cut
         bisect[active] = (c_hi[active] - c_lo[active]) * 2 > width
-        keep = ~split
-        active, soft_lo, soft_hi = active[keep], soft_lo[keep], soft_hi[keep]
-        if not active.size:
-            return result
-        # the band is columns [s_hi, s_lo) of every matrix row: its largest and smallest values
-        x, y, band = xs[row[active]], ys[row[active]], s_lo[active] > s_hi[active]
-        top = np.where(band, _diff(x, np.take_along_axis(y, np.minimum(s_hi[active], m - 1), 1)), -np.inf).max(1)
-        bottom = np.where(band, _diff(x, np.take_along_axis(y, np.maximum(s_lo[active] - 1, 0), 1)),
-                          np.inf).min(1)
         width = c_hi[active] - c_lo[active]
-        constant = top == bottom
-        result[active[constant]] = top[constant, None]
-        small = ~constant & (width <= band_max)
+        small = ~split & (width <= band_max)
         if small.any():
             sel = active[small]
             result[sel] = _materialise(xs, ys, row[sel], s_hi[sel], s_lo[sel], a[sel] - c_lo[sel],
                                        b[sel] - c_lo[sel])
-        keep = ~constant & ~small
-        active, width = active[keep], width[keep].astype(float)
-        soft_lo, soft_hi = soft_lo[keep], soft_hi[keep]
+        keep = ~split & ~small
+        active, soft_lo, soft_hi = active[keep], soft_lo[keep], soft_hi[keep]
         if not active.size:
             return result
-        # regula falsi on the rank with a margin either side; bisection of the value range when it stalls
-        lo_v, hi_v = np.maximum(bottom[keep], soft_lo), np.minimum(top[keep], soft_hi)
-        lo_v, hi_v = np.where(lo_v <= hi_v, lo_v, bottom[keep]), np.where(lo_v <= hi_v, hi_v, top[keep])
+        # regula falsi on the rank between the two cuts, with a margin either side
+        width = (c_hi[active] - c_lo[active]).astype(float)
+        lo_v = np.where(np.isfinite(t_lo[active]), t_lo[active], soft_lo)
+        hi_v = np.where(np.isfinite(t_hi[active]), t_hi[active], soft_hi)
         with np.errstate(invalid="ignore", over="ignore"):
             margin = (3 * np.sqrt(width) + width / 256 + 4) / width
             p1 = lo_v + (hi_v - lo_v) * np.clip((a[active] - c_lo[active] + 0.5) / width - margin, 0, 1)
             p2 = lo_v + (hi_v - lo_v) * np.clip((b[active] - c_lo[active] + 0.5) / width + margin, 0, 1)
-        mid = _from_key(_mid_key(_to_key(bottom[keep]), _to_key(top[keep])))
-        use_mid = bisect[active] | ~np.isfinite(p1) | ~np.isfinite(p2)
-        p1, p2 = np.where(use_mid, mid, p1), np.where(use_mid, mid, p2)
+        # when that stalls (ties, or a poor soft bound), bisect the band's value range in the order of the doubles
+        stalled = bisect[active] | ~np.isfinite(p1) | ~np.isfinite(p2) | (p1 > p2)
+        if stalled.any():
+            sel = active[stalled]
+            x, y, band = xs[row[sel]], ys[row[sel]], s_lo[sel] > s_hi[sel]
+            top = np.where(band, _diff(x, np.take_along_axis(y, np.minimum(s_hi[sel], m - 1), 1)), -np.inf).max(1)
+            bottom = np.where(band, _diff(x, np.take_along_axis(y, np.maximum(s_lo[sel] - 1, 0), 1)),
+                              np.inf).min(1)
+            constant = top == bottom
+            result[sel[constant]] = top[constant, None]
+            mid = _from_key(_mid_key(_to_key(bottom), _to_key(top)))
+            p1[stalled], p2[stalled] = mid, mid
+            keep = ~(stalled & np.isin(active, sel[constant]))
+            active, p1, p2 = active[keep], p1[keep], p2[keep]
+            soft_lo, soft_hi = soft_lo[keep], soft_hi[keep]
+            if not active.size:
+                return result
 
 
 def _materialise(xs, ys, row, s_hi, s_lo, r1, r2) -> np.ndarray:
@@ -199,7 +204,11 @@ def _materialise(xs, ys, row, s_hi, s_lo, r1, r2) -> np.ndarray:
     grp = np.repeat(np.arange(g), size)
     pad = np.full((g, int(size.max())), np.inf)
     pad[grp, np.arange(total) - np.repeat(np.cumsum(size) - size, size)] = _diff(xs[row[grp], i], ys[row[grp], j])
-    pad.sort(axis=1)
+    if g <= 8:  # a few long bands: select in each; many short ones: one sort
+        for k in range(g):
+            pad[k].partition(np.unique([r1[k], r2[k]]))
+    else:
+        pad.sort(axis=1)
     return np.stack([pad[np.arange(g), r1], pad[np.arange(g), r2]], axis=1)
 
 
