@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Callable, Mapping
 
 from judges import Classification, Judgement, JudgeParams, Statistics, get_judge
@@ -42,14 +43,40 @@ def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair
                          critical=m.critical)
 
 
+def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dict[str, Judgement]:
+    """Judgements of the metrics whose judge module also offers ``judge_many`` (equal, metric by metric, to its
+    ``judge``), in one call per judge: at Prometheus sizes the per-call overhead dominates the judging time."""
+    groups: dict[str, list[MetricConfig]] = {}
+    for m in config.metrics:
+        pair = pairs.get(m.name)
+        if pair is not None and not pair.error and m.denominator is None:
+            groups.setdefault(m.judge, []).append(m)
+    out: dict[str, Judgement] = {}
+    for name, ms in groups.items():
+        try:
+            many = getattr(sys.modules.get(get_judge(name).__module__), "judge_many", None)
+        except (KeyError, AttributeError):
+            continue
+        if many is None or len(ms) < 2:
+            continue
+        try:
+            judgements = many([pairs[m.name].baseline.values for m in ms], [pairs[m.name].canary.values for m in ms],
+                              [m.params for m in ms])
+        except Exception:  # judged one by one instead, where a failure becomes that metric's error
+            continue
+        out.update(zip((m.name for m in ms), judgements))
+    return out
+
+
 def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: Window | None,
                 progress: Progress | None = None, warnings: tuple[str, ...] = ()) -> AnalysisResult:
     """Judge already-collected pairs and score them (used by ``analyze`` and by interval runs)."""
     results = []
     total = len(config.metrics)
+    batched = _judge_batches(config, pairs)
     for i, m in enumerate(config.metrics):
         pair = pairs.get(m.name) or SamplePair(m.name, *(2 * [_empty()]), error="the collector returned nothing")
-        judgement = _judge_one(m, pair, pairs)
+        judgement = batched.get(m.name) or _judge_one(m, pair, pairs)
         query = {s: p.query for s, p in (("baseline", pair.baseline), ("canary", pair.canary)) if p.query}
         results.append(MetricResult(
             name=m.name, group=m.group, judge=m.judge, judgement=judgement, critical_metric=m.critical,
