@@ -120,3 +120,40 @@ def mixed_result() -> AnalysisResult:
         "empty_metric": SamplePair("empty_metric", s(rng.normal(1, 0.1, n)), Series(np.zeros(0), np.zeros(0))),
     }
     return judge_pairs(cfg, pairs, Window(ts[0], ts[-1]))
+
+
+def odd_result() -> AnalysisResult:
+    """A saved result with everything odd a hidden file might hold: empty, all-NaN, single-point, constant and
+    enormous series, unbreakable 300-character names and queries, NaN statistics, reversed thresholds, a
+    half-open window and an unknown judge with an inverted band."""
+    from analysis.results_io import result_from_dict
+
+    long = "x" * 300
+    ts = [T0 + 15.0 * i for i in range(5)]
+
+    def metric(name, cls, data=None, **stats):
+        d = {"name": name, "classification": cls, "group": long if name == "long" else "odd",
+             "judge": stats.pop("judge", "mann-whitney"), "reason": f"{name}: {cls}",
+             "statistics": {"n_baseline": 5, "n_canary": 5, **stats}, "query": {"canary": long + "{a=\"b\"}"}}
+        if data is not None:
+            d["data"] = data
+        return d
+
+    series = lambda vs, tss=None: {"timestamps": tss or ts[:len(vs)], "values": vs}  # noqa: E731
+    metrics = [
+        metric("empty", "nodata", {"baseline": series([]), "canary": series([])}),
+        metric("all-nan", "nodata", {"baseline": series([None] * 5), "canary": series([None] * 5)}),
+        metric("single", "pass", {"baseline": series([1.0]), "canary": series([2.0])}, estimate=1.0),
+        metric("constant", "pass", {"baseline": series([3.0] * 5), "canary": series([3.0] * 5)},
+               estimate=0.0, ci_lower=0.0, ci_upper=0.0, extra={"bound": 0.0}),
+        metric("huge", "high", {"baseline": series([-1.7e308, 1.7e308]), "canary": series([1e308, 1.7e308])},
+               estimate=1.7e308, ci_lower=-1.7e308, ci_upper=1.7e308, extra={"bound": 1e308}),
+        metric("inverted", "pass", {"baseline": series([1.0, 2.0])}, judge="custom", estimate=1.0, ci_lower=2.0,
+               ci_upper=0.5, extra={"band_lower": 3.0, "band_upper": -3.0, "note": "text is ignored"}),
+        metric("long", "high", None, estimate=float("nan")),
+        metric(long, "error", None),
+    ]
+    return result_from_dict({"verdict": "error", "reason": long, "score": None,
+                             "thresholds": {"pass": 50.0, "marginal": 90.0}, "groups": {long: 0.0, "odd": None},
+                             "window": {"start": "2026-01-01T00:00:00Z", "end": None}, "metrics": metrics},
+                            "odd.json")

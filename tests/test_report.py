@@ -334,3 +334,17 @@ def test_explicit_band_from_any_judge():
     sc = _view.scale(r.metrics[0])
     assert sc.band == (-5.0, 4.0) and sc.gates == (True, False)
     assert 'class="band-ok"' in render_html(r)
+
+
+def test_odd_saved_results_render_in_every_format(recwarn):
+    from _report_data import odd_result
+
+    result = odd_result()
+    html = render_html(result)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    assert not re.search(r'="-?(?:nan|inf)', html), "no NaN or infinite coordinate reaches the SVG"
+    assert ">values out of drawable range<" in html and ">no data points<" in html
+    assert html.count("<details") == len(result.metrics)
+    assert render_markdown(result).startswith("## ⛔ Canary analysis: **ERROR**")
+    _, suite, cases = _cases(render_junit(result))
+    assert len(cases) == len(result.metrics)

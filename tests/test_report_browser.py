@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from _chromium import Chromium, find_chromium
-from _report_data import HOSTILE_NAMES, big_result, demo_result, hostile_result, mixed_result
+from _report_data import HOSTILE_NAMES, big_result, demo_result, hostile_result, mixed_result, odd_result
 
 from analysis.report import render_html
 from analysis.results_io import result_from_dict
@@ -43,7 +43,7 @@ def browser():
         b.close()
 
 
-CASES = ("hostile", "hostile-from-json", "regression-without-series", "healthy", "mixed-judges", "200-metrics")
+CASES = ("hostile", "hostile-from-json", "regression-without-series", "healthy", "mixed-judges", "odd", "200-metrics")
 
 
 @lru_cache(maxsize=None)
@@ -58,6 +58,8 @@ def _case(name: str):
         return demo_result("healthy")
     if name == "mixed-judges":
         return mixed_result()
+    if name == "odd":
+        return odd_result()
     return big_result(200, 360)
 
 _CHECKS = {

@@ -131,15 +131,12 @@ def _labels(pair: SamplePair | None) -> list[tuple[str, str]]:
     return out
 
 
-def _metric_view(i: int, m: MetricResult, pair: SamplePair | None, charts: bool = True) -> dict[str, Any]:
-    from markupsafe import Markup
-
-    st = _view.status(m)
-    ws = _view.warnings(m, pair)
+def _charts(m: MetricResult, pair: SamplePair | None, st: str) -> list[str]:
+    """Series over time, ECDF, and the estimate against its band; numpy's float warnings are expected at the
+    extremes (values near the float limit) and the charts fall back to placeholders there."""
     s = m.statistics
     base, can = _series_arrays(pair, "baseline"), _series_arrays(pair, "canary")
-    drawn = []
-    if charts:
+    with np.errstate(all="ignore"):
         if pair is None:
             drawn = [svg.empty(560, 180, "series not saved with this result", "ts"),
                      svg.empty(260, 180, "no data points", "ecdf")]
@@ -148,16 +145,32 @@ def _metric_view(i: int, m: MetricResult, pair: SamplePair | None, charts: bool 
         sc = _view.scale(m)
         drawn.append(svg.interval(s.estimate, s.ci_lower, s.ci_upper, sc.band, sc.gates, st, label=sc.caption,
                                   reference=sc.reference))
+    return drawn
+
+
+def _metric_view(i: int, m: MetricResult, pair: SamplePair | None, charts: bool = True) -> dict[str, Any]:
+    from markupsafe import Markup
+
+    st = _view.status(m)
+    ws = _view.warnings(m, pair)
+    s = m.statistics
+    base, can = _series_arrays(pair, "baseline"), _series_arrays(pair, "canary")
+    drawn = _charts(m, pair, st) if charts else []
     return {
         "id": f"m-{i}", "m": m, "status": st, "label": _view.label(m), "warnings": ws,
         "tags": _view.warning_tags(ws), "shift": _view.shift(m), "p": _view.p_value(m), "effect": _view.effect(m),
         "stats": _stats_rows(m), "queries": _queries(m), "labels": _labels(pair),
         "charts": [Markup(c) for c in drawn], "open": st in ("fail", "warn"),
-        "spark": Markup(svg.sparkline(base[1] if base else None, can[1] if can else None)),
+        "spark": Markup("" if charts else _spark(base, can)),  # the notebook table shows sparklines instead
         "n": f"{s.n_baseline}/{s.n_canary}",
         "iv_title": {"shift": "Shift and tolerance", "ratio": "Rate ratio and tolerance"}.get(
             _view.scale(m).kind, "Statistic and bounds"),
     }
+
+
+def _spark(base, can) -> str:
+    with np.errstate(all="ignore"):
+        return svg.sparkline(base[1] if base else None, can[1] if can else None)
 
 
 def _context(result: AnalysisResult, title: str | None, charts: bool = True) -> dict[str, Any]:

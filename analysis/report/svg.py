@@ -8,6 +8,7 @@ a few kilobytes whatever the length of the series. Colours come from CSS classes
 from __future__ import annotations
 
 import math
+import re
 from typing import Sequence
 
 import numpy as np
@@ -133,6 +134,23 @@ def _open(width: int, height: int, cls: str, label: str) -> str:
             f'role="img" aria-label="{label}" preserveAspectRatio="xMinYMin meet">')
 
 
+_NOT_FINITE = re.compile(r'[="MLHV ,-](?:nan|inf)\b')
+
+
+def _checked(svg: str, width: int, height: int, cls: str) -> str:
+    """``svg``, or a placeholder when some coordinate came out NaN or infinite (values beyond float range)."""
+    if _NOT_FINITE.search(svg):
+        return empty(width, height, "values out of drawable range", cls)
+    return svg
+
+
+def _rect(cls: str, x0: float, x1: float, y: float, h: float) -> str:
+    """A horizontal span from ``x0`` to ``x1``; nothing when it is empty or not finite (SVG rejects those)."""
+    if not (math.isfinite(x0) and math.isfinite(x1)) or x1 - x0 < 0.05:
+        return ""
+    return f'<rect class="{cls}" x="{x0:.1f}" y="{y:g}" width="{x1 - x0:.1f}" height="{h:g}"/>'
+
+
 def empty(width: int, height: int, text: str, cls: str = "") -> str:
     """A placeholder chart with a centred note (``text`` must be a fixed, trusted label)."""
     return (_open(width, height, f"empty {cls}", text)
@@ -191,7 +209,7 @@ def timeseries(baseline: tuple[np.ndarray, np.ndarray] | None, canary: tuple[np.
         out.append(f'<text class="note" x="{width - mr}" y="{mt + 10}" text-anchor="end">'
                    f'each series from its own start</text>')
     out.append("</svg>")
-    return "".join(out)
+    return _checked("".join(out), width, height, "ts")
 
 
 def _ecdf_points(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -230,7 +248,7 @@ def ecdf(baseline: np.ndarray | None, canary: np.ndarray | None, width: int = 26
         med = xs(float(np.median(v[np.isfinite(v)])))
         out.append(f'<line class="{cls} median" x1="{med:.1f}" x2="{med:.1f}" y1="{mt}" y2="{height - mb}"/>')
     out.append("</svg>")
-    return "".join(out)
+    return _checked("".join(out), width, height, "ecdf")
 
 
 def interval(estimate: float, lower: float, upper: float, band: tuple[float, float] | None,
@@ -259,14 +277,11 @@ def interval(estimate: float, lower: float, upper: float, band: tuple[float, flo
     if band:
         b0 = max(band[0], xs.lo) if math.isfinite(band[0]) else xs.lo
         b1 = min(band[1], xs.hi) if math.isfinite(band[1]) else xs.hi
-        out.append(f'<rect class="band-ok" x="{xs(b0):.1f}" y="{top}" width="{max(xs(b1) - xs(b0), 0):.1f}" '
-                   f'height="{bottom - top}"/>')
-        if gates[0] and math.isfinite(band[1]) and band[1] < xs.hi:
-            out.append(f'<rect class="band-bad" x="{xs(band[1]):.1f}" y="{top}" '
-                       f'width="{xs(xs.hi) - xs(band[1]):.1f}" height="{bottom - top}"/>')
-        if gates[1] and math.isfinite(band[0]) and band[0] > xs.lo:
-            out.append(f'<rect class="band-bad" x="{xs(xs.lo):.1f}" y="{top}" '
-                       f'width="{xs(band[0]) - xs(xs.lo):.1f}" height="{bottom - top}"/>')
+        out.append(_rect("band-ok", xs(b0), xs(b1), top, bottom - top))
+        if gates[0] and math.isfinite(band[1]):
+            out.append(_rect("band-bad", xs(max(band[1], xs.lo)), xs(xs.hi), top, bottom - top))
+        if gates[1] and math.isfinite(band[0]):
+            out.append(_rect("band-bad", xs(xs.lo), xs(min(band[0], xs.hi)), top, bottom - top))
         edges = [(v, a) for v, a in ((band[0], "end"), (band[1], "start")) if math.isfinite(v)]
         if band[0] == band[1]:
             edges = [(band[0], "middle")]
@@ -291,7 +306,7 @@ def interval(estimate: float, lower: float, upper: float, band: tuple[float, flo
         out.append(f'<circle class="est {status}" cx="{xs(estimate):.1f}" cy="{mid:.1f}" r="4.5"/>')
     out.append(f'<text class="caption" x="{width / 2:g}" y="{height - 6}" text-anchor="middle">{label}</text>')
     out.append("</svg>")
-    return "".join(out)
+    return _checked("".join(out), width, height, "iv")
 
 
 def sparkline(values: np.ndarray | None, other: np.ndarray | None, width: int = 120, height: int = 26) -> str:
@@ -310,19 +325,20 @@ def sparkline(values: np.ndarray | None, other: np.ndarray | None, width: int = 
         xs = _Scale(0.0, max(v.size - 1, 1), 1, width - 1)
         out.append(f'<path d="{_path(xs(t), ys(y))}" fill="none" stroke="{color}" stroke-width="1.2"/>')
     out.append("</svg>")
-    return "".join(out)
+    svg = "".join(out)
+    return "" if _NOT_FINITE.search(svg) else svg
 
 
 def scorebar(score: float, pass_: float, marginal: float, status: str, width: int = 420, height: int = 34) -> str:
     """The run score on a 0-100 track with the marginal and pass thresholds marked."""
     xs = _Scale(0.0, 100.0, 6, width - 6)
-    s = min(max(score, 0.0), 100.0) if math.isfinite(score) else 0.0
+    clamp = lambda v: min(max(v, 0.0), 100.0) if math.isfinite(v) else 0.0  # noqa: E731
+    s, marginal = clamp(score), clamp(marginal)
+    pass_ = max(clamp(pass_), marginal)
     y, h = 4, 12
     out = [_open(width, height, "scorebar", "score against the thresholds"),
-           f'<rect class="zone-fail" x="{xs(0):.1f}" y="{y}" width="{xs(marginal) - xs(0):.1f}" height="{h}"/>',
-           f'<rect class="zone-marginal" x="{xs(marginal):.1f}" y="{y}" width="{xs(pass_) - xs(marginal):.1f}" '
-           f'height="{h}"/>',
-           f'<rect class="zone-pass" x="{xs(pass_):.1f}" y="{y}" width="{xs(100) - xs(pass_):.1f}" height="{h}"/>',
+           _rect("zone-fail", xs(0), xs(marginal), y, h), _rect("zone-marginal", xs(marginal), xs(pass_), y, h),
+           _rect("zone-pass", xs(pass_), xs(100), y, h),
            f'<line class="marker" x1="{xs(s):.1f}" x2="{xs(s):.1f}" y1="{y - 3}" y2="{y + h + 3}"/>',
            f'<circle class="marker {status}" cx="{xs(s):.1f}" cy="{y + h / 2:g}" r="5"/>']
     labels = [(0.0, "start"), (marginal, "middle"), (pass_, "middle"), (100.0, "end")]
