@@ -144,7 +144,7 @@ def scale(m: MetricResult) -> Scale:
     if m.judge in RATIO_JUDGES:
         return Scale("ratio", 1.0, "canary / baseline rate ratio", (1.0, 1.0), "no change", (up, down))
     b = x.get("bound")
-    band = (-abs(b), abs(b)) if b is not None and math.isfinite(b) else None
+    band = (-abs(b) or 0.0, abs(b)) if b is not None and math.isfinite(b) else None
     return Scale("shift", 0.0, "canary − baseline", band, "tolerated shift", (up, down))
 
 
