@@ -255,3 +255,24 @@ def test_pairs_serialise_to_plain_json(prometheus):
     pair = collect(prometheus.url, LATENCY)["latency"]
     d = json.loads(json.dumps(pair.canary.to_dict()))
     assert d["labels"]["version"] == "v2" and len(d["values"]) == 121
+
+
+def test_batched_judging_equals_judging_each_metric(prometheus):
+    """The pipeline judges a judge's metrics in one ``judge_many`` call when it can; the result must not change."""
+    from judges import get_judge
+
+    scopes = {"baseline": {"version": "v1"}, "canary": {"version": "v2"}}
+    metrics = [{"name": f"{app}_{judge}", "query": f'app_latency_ms{{${{scope}},app="{app}"}}', "judge": judge,
+                "direction": "increase"}
+               for app in ("aa", "reg", "late") for judge in ("mann-whitney", "kayenta")]
+    metrics.append({"name": "nanny", "query": "nanny{${scope}}", "judge": "mann-whitney"})
+    cfg = config(metrics, scopes)
+    with collector(cfg, prometheus.url) as c:
+        result = analyze(cfg, c, HOUR)
+    for m in cfg.metrics:
+        pair = result.pairs[m.name]
+        one = get_judge(m.judge)(pair.baseline.values, pair.canary.values, m.params)
+        got = result.metric(m.name).judgement
+        assert (got.classification, got.reason) == (one.classification, one.reason)
+        assert got.statistics.to_dict() == one.statistics.to_dict()
+    assert result.metric("reg_mann-whitney").classification.value == "high"
