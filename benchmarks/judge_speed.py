@@ -1,0 +1,82 @@
+"""Speed of the ``mann-whitney`` judge (U, p, Hodges-Lehmann estimate and interval) on a fleet of metrics.
+
+For 1,000 metrics x 2 arms x 360 points and 1,000 x 2 x 10,000 points (lognormal, seeded) it prints the wall time
+of each way of judging them and its ratio to
+
+  (a) numpy sorting the same data (``np.sort`` of both arms of every metric: the floor for any rank test), and
+  (b) a Python loop of ``scipy.stats.mannwhitneyu`` (U and p only, no interval).
+
+The target is at most 10x the sort. Times are the best of a few runs; the load average is printed because other
+work on the machine moves them. Run: ``python benchmarks/judge_speed.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+import numpy as np
+import scipy
+from scipy.stats import mannwhitneyu
+
+from judges import JudgeParams
+from judges.mann_whitney import judge, judge_many
+
+METRICS = 1000
+SIZES = (360, 10_000)
+SEED = 20261127
+PARAMS = JudgeParams()  # the judge as configured by default: confidence 0.98, tolerance 0.25
+
+
+def best_of(runs: int, fn) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def fleet(points: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(SEED + points)
+    baseline = rng.lognormal(0.0, 0.5, (METRICS, points))
+    # a tenth of the metrics regress by 5 %, the rest are A/A
+    shift = np.where(np.arange(METRICS) % 10 == 0, 1.05, 1.0)[:, None]
+    canary = rng.lognormal(0.0, 0.5, (METRICS, points)) * shift
+    return baseline, canary
+
+
+def measure(points: int) -> list[tuple[str, float]]:
+    baseline, canary = fleet(points)
+    runs = 3 if points < 1000 else 1
+    rows = [("np.sort of both arms (floor)", best_of(3, lambda: (np.sort(baseline, axis=1),
+                                                                 np.sort(canary, axis=1)))),
+            ("scipy mannwhitneyu, Python loop (U, p)",
+             best_of(runs, lambda: [mannwhitneyu(c, b) for b, c in zip(baseline, canary)]))]
+    rows.append(("mann-whitney judge_many (batched)", best_of(runs, lambda: judge_many(baseline, canary, PARAMS))))
+    if points < 1000:  # the same, one call per metric, and with the serial-correlation correction switched off
+        rows.append(("mann-whitney judge, Python loop", best_of(runs, lambda: [
+            judge(b, c, PARAMS) for b, c in zip(baseline, canary)])))
+        rows.append(("judge_many, options autocorrelation=False", best_of(runs, lambda: judge_many(
+            baseline, canary, JudgeParams(options={"autocorrelation": False})))))
+    return rows
+
+
+def main() -> None:
+    print(f"judge speed: {METRICS} metrics x 2 arms, lognormal, seed {SEED}; numpy {np.__version__}, "
+          f"scipy {scipy.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    header = f"{'points':>7}  {'what':<42} {'wall s':>8} {'x sort':>8} {'x scipy':>8}"
+    print(header)
+    print("-" * len(header))
+    for points in SIZES:
+        rows = measure(points)
+        sort, loop = rows[0][1], rows[1][1]
+        for label, seconds in rows:
+            print(f"{points:>7}  {label:<42} {seconds:>8.3f} {seconds / sort:>8.1f} {seconds / loop:>8.2f}")
+    print("target: mann-whitney judge at most 10x the sort")
+
+
+if __name__ == "__main__":
+    main()
