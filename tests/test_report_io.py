@@ -204,3 +204,15 @@ def test_sweep_and_compare_show_how_the_verdict_moves():
     diff = compare(result, loose)
     assert diff.loc["latency_p99_ms", "before"] == "high" and diff.loc["latency_p99_ms", "after"] == "pass"
     assert bool(diff.loc["latency_p99_ms", "changed"])
+
+
+def test_interval_runs_write_the_reports_of_the_final_verdict(tmp_path, capsys, kayenta_config):
+    rc, out, _ = run("analyze", kayenta_config, "--data", DEMO / "healthy.csv", "--interval", "20m",
+                     "--json", tmp_path / "run.json", "--report", tmp_path / "r.html", "--junit", tmp_path / "j.xml",
+                     capsys=capsys)
+    assert "interval 1/2" in out
+    final = load_result(tmp_path / "run.json")  # an interval run's JSON is a result with the intervals added
+    assert rc == final.exit_code
+    assert f"<title>{final.verdict.value.value.upper()}" in (tmp_path / "r.html").read_text()
+    props = {p.get("name"): p.get("value") for p in ET.parse(tmp_path / "j.xml").getroot().iter("property")}
+    assert props["verdict"] == final.verdict.value.value

@@ -217,6 +217,9 @@ def _run_intervals(cfg: CanaryConfig, collector: Any, opts: SourceOptions, now: 
     click.echo(render(run.result, color=stream.isatty(), only_failed=only_failed), err=to_stderr)
     if json_path:
         write_atomic(json_path, run.to_json(include_data=json_data))
+    from .report import write_requested
+
+    write_requested(run.result)
     return run.exit_code
 
 
