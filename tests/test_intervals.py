@@ -289,3 +289,13 @@ def test_cli_interval_run_needs_an_end_or_a_lifetime(prometheus, tmp_path):
     r = _canary("analyze", str(cfg), "--prometheus-url", prometheus.url, "--start", "2024-01-01T00:00:00Z",
                 "--interval", "20m")
     assert r.returncode == 2 and "--lifetime" in r.stderr
+
+
+def test_cli_intervals_replay_a_recorded_file(tmp_path):
+    _write(tmp_path, {0: 30})
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("defaults: {judge: kayenta}\nmetrics:\n" + "".join(f"  - {{name: m{i}, direction: increase}}\n"
+                                                                     for i in range(4)))
+    r = _canary("analyze", str(cfg), "--data", str(tmp_path / "data.csv"), "--interval", "15m", "--lookback", "15m")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert [line.split()[1] for line in r.stdout.splitlines() if line.startswith("interval ")] == ["1/4", "2/4", "3/4"]

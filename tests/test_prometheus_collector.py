@@ -276,3 +276,25 @@ def test_batched_judging_equals_judging_each_metric(prometheus):
         assert (got.classification, got.reason) == (one.classification, one.reason)
         assert got.statistics.to_dict() == one.statistics.to_dict()
     assert result.metric("reg_mann-whitney").classification.value == "high"
+
+
+@pytest.mark.parametrize("ci, outcome", [("", pytest.skip.Exception), ("true", pytest.fail.Exception)])
+def test_a_missing_prometheus_skips_locally_and_fails_in_ci(monkeypatch, ci, outcome):
+    import conftest
+
+    monkeypatch.setattr(conftest, "binaries", lambda: (None, "/usr/bin/promtool"))
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="prometheus not installed"):
+        conftest.require_prometheus()
+
+
+def test_the_token_file_is_read_again_for_each_window(prometheus, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("first")
+    cfg = config(LATENCY, bearer_token_file=str(token))
+    with FaultProxy(prometheus.url) as proxy:
+        with collector(cfg, proxy.url) as c:
+            c.collect(cfg.metrics, HOUR)
+            token.write_text("second")  # rotated, as mounted service-account tokens are
+            c.collect(cfg.metrics, HOUR)
+    assert [r["Authorization"] for r in proxy.requests] == ["Bearer first"] * 2 + ["Bearer second"] * 2

@@ -38,7 +38,7 @@ import numpy as np
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from requests.adapters import HTTPAdapter
-from urllib3 import exceptions as urllib3_exceptions
+from urllib3 import disable_warnings as urllib3_disable_warnings, exceptions as urllib3_exceptions
 from urllib3.util.retry import Retry
 
 from ..config import CanaryConfig, MetricConfig, PrometheusSettings
@@ -157,19 +157,25 @@ class PrometheusCollector:
         # be asked for gzip with headers: {Accept-Encoding: gzip}
         session.headers["Accept-Encoding"] = "identity"
         session.headers.update(dict(settings.headers))
-        if settings.bearer_token_file:
-            session.headers["Authorization"] = f"Bearer {self._read_token(settings.bearer_token_file)}"
+        if not settings.verify_tls:  # the user chose it; one warning per request would bury the output
+            urllib3_disable_warnings(urllib3_exceptions.InsecureRequestWarning)
+        self._session = session
+        self._refresh_token()
         # retries are ours (bounded by the deadline), so the adapter never retries; its pool fits the threads
         no_retry = Retry(total=0, redirect=0, raise_on_status=False)
         self._client = PrometheusConnect(url=self.url, session=session, retry=no_retry, timeout=settings.timeout)
         session.mount(self.url, HTTPAdapter(max_retries=no_retry, pool_connections=1,
                                             pool_maxsize=max(1, settings.concurrency)))
-        self._session = session
 
     @classmethod
     def from_config(cls, config: CanaryConfig) -> "PrometheusCollector":
         """The collector a config describes (``prometheus``, ``scopes`` and ``variables`` sections)."""
         return cls(config.prometheus, config.scopes or None, config.variables, config.source)
+
+    def _refresh_token(self) -> None:
+        # read again for every collect: mounted service-account tokens are rotated while a realtime run waits
+        if self.settings.bearer_token_file:
+            self._session.headers["Authorization"] = f"Bearer {self._read_token(self.settings.bearer_token_file)}"
 
     def _read_token(self, path: str) -> str:
         try:
@@ -218,6 +224,7 @@ class PrometheusCollector:
         if window is None:
             raise ConfigError(f"{self.source}: the Prometheus collector needs a window (--start and --end)")
         queries = self.queries(metrics)
+        self._refresh_token()
         grid = _Grid.of(window, self.settings.step)
         breaker = _Breaker()
         tasks = [(m, scope) for m in metrics for scope in SCOPES]
