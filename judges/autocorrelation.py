@@ -20,7 +20,7 @@ Zwiers, von Storch, "Taking serial correlation into account in tests of the mean
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -28,8 +28,10 @@ from scipy.special import ndtri
 from scipy.stats import rankdata
 from scipy.stats import t as student_t
 
-__all__ = ["MAX_PHI", "MIN_POINTS", "SerialAdjustment", "ar1_vif", "effective_n", "lag1", "rank_vif",
-           "serial_adjustment", "value_vif"]
+from ._types import JudgeParams, Statistics
+
+__all__ = ["MAX_PHI", "MIN_POINTS", "SerialAdjustment", "ar1_vif", "effective_n", "for_params", "lag1",
+           "rank_vif", "serial_adjustment", "value_vif"]
 
 # Above 0.98 the AR(1) VIF is dominated by the estimate's noise; capping keeps the test finite and conservative.
 MAX_PHI = 0.98
@@ -144,6 +146,10 @@ class SerialAdjustment:
     def extra(self) -> dict[str, float]:
         return {"autocorrelation": self.phi, "vif": self.vif, "n_effective": self.n_eff}
 
+    def apply(self, stats: Statistics) -> Statistics:
+        """``stats`` with the corrected p-value and the correction recorded in ``extra``."""
+        return replace(stats, p_value=self.p_value(stats.p_value), extra={**stats.extra, **self.extra()})
+
 
 def serial_adjustment(baseline: np.ndarray, canary: np.ndarray, confidence: float) -> SerialAdjustment:
     """The correction for one metric: rank VIF of both arms (in time order) and the matching t reference.
@@ -164,3 +170,12 @@ def serial_adjustment(baseline: np.ndarray, canary: np.ndarray, confidence: floa
     a = 1.0 - confidence
     ratio = float(student_t.isf(a / 2, df)) / float(-ndtri(a / 2))
     return SerialAdjustment(phi, vif, n_eff, df, vif * ratio * ratio)
+
+
+def for_params(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> SerialAdjustment | None:
+    """The correction a rank judge applies by default; None when ``options.autocorrelation`` is false or the
+    samples show no serial correlation (VIF 1)."""
+    if not params.options.get("autocorrelation", True):
+        return None
+    adj = serial_adjustment(baseline, canary, params.confidence)
+    return adj if adj.active else None
