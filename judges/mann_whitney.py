@@ -23,6 +23,7 @@ from scipy.special import ndtr
 from scipy.stats import mannwhitneyu
 
 from ._decision import decide, effect_size, error, shortcut
+from .autocorrelation import SerialAdjustment, for_params as _serial
 from ._hodges_lehmann import rank_summary, shift_intervals
 from ._types import EffectMeasure, Judgement, JudgeParams, OutlierStrategy, Statistics
 from .preprocessing import Prepared, prepare
@@ -98,7 +99,11 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
     if cut is not None:
         return cut
     try:
-        test = mann_whitney_test(b.values, c.values, params)
+        # serial correlation within the arms (the default): wider interval, t-referenced p (judges.autocorrelation)
+        serial = _serial(b.values, c.values, params)
+        test = mann_whitney_test(b.values, c.values, params, vif=serial.interval_vif if serial else 1.0)
+        if serial is not None:
+            test = serial.apply(test)
     except Exception as exc:  # a data problem becomes an outcome
         return error(params, f"{type(exc).__name__}: {exc}", stats)
     return decide(params, replace(test, extra={**test.extra, **stats.extra}))
@@ -122,12 +127,13 @@ def _p_values(xs: np.ndarray, ys: np.ndarray, u: np.ndarray, pooled_ties: np.nda
 
 
 def _judge_group(xs: np.ndarray, ys: np.ndarray, mb: np.ndarray, mc: np.ndarray, params: list[JudgeParams],
-                 counts: list[dict]) -> list[Judgement]:
+                 counts: list[dict], serial: list[SerialAdjustment | None]) -> list[Judgement]:
     """Judge rows of sorted canary ``xs`` and baseline ``ys`` (means ``mc``, ``mb``) of one shape and one
     confidence level."""
     n, m = xs.shape[1], ys.shape[1]
     ranks = rank_summary(xs, ys)
-    ci = shift_intervals(xs, ys, params[0].confidence, ranks=ranks)
+    vif = np.array([s.interval_vif if s else 1.0 for s in serial])
+    ci = shift_intervals(xs, ys, params[0].confidence, ranks=ranks, vif=vif)
     p = _p_values(xs, ys, ranks.u, ranks.pooled_ties, ranks.tied)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where((mb == 0) | (mc == 0), np.nan, mc / mb)  # effect_size.mean_ratio, row-wise
@@ -142,7 +148,7 @@ def _judge_group(xs: np.ndarray, ys: np.ndarray, mb: np.ndarray, mc: np.ndarray,
             baseline_median=float(med_b[r]), canary_median=float(med_c[r]),
             extra={"u": float(ranks.u[r]), "mean_ratio": float(ratio[r]),
                    "ci_confidence": float(ci["confidence"][r]), "ci_exact": float(ci["exact"][r]), **counts[r]})
-        out.append(decide(prm, stats))
+        out.append(decide(prm, serial[r].apply(stats) if serial[r] is not None else stats))
     return out
 
 
@@ -190,7 +196,8 @@ def judge_many(baselines: Sequence[np.ndarray] | np.ndarray, canaries: Sequence[
             sel = [idx[r] for r in rows]
             try:
                 res = _judge_group(xs[rows], ys[rows], mb[rows], mc[rows], [plist[i] for i in sel],
-                                   [_counts(*prepared[i]) for i in sel])
+                                   [_counts(*prepared[i]) for i in sel],
+                                   [_serial(prepared[i][0].values, prepared[i][1].values, plist[i]) for i in sel])
             except Exception:  # fall back to one metric at a time, so that a failure stays with its metric
                 res = [judge(baselines[i], canaries[i], plist[i]) for i in sel]
             for i, j in zip(sel, res):

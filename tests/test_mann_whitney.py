@@ -115,6 +115,10 @@ R_REFERENCE = [
 ]
 
 
+# References hold for independent samples: the judge's default correction for serial correlation is switched off
+# (tests/test_autocorrelation.py covers it).
+IID = {"autocorrelation": False}
+
 @pytest.mark.parametrize("name, cl, u, p, estimate, lower, upper, achieved", R_REFERENCE)
 def test_against_r_wilcox_test(name, cl, u, p, estimate, lower, upper, achieved):
     x, y = (np.asarray(v, dtype=float) for v in DATA[name])
@@ -131,7 +135,7 @@ def test_against_r_wilcox_test(name, cl, u, p, estimate, lower, upper, achieved)
         diffs = np.subtract.outer(x, y).ravel()
         assert ci.lower in diffs and ci.upper in diffs
 
-    stats = judge(y, x, JudgeParams(confidence=cl)).statistics
+    stats = judge(y, x, JudgeParams(confidence=cl, options=IID)).statistics
     assert stats.extra["u"] == u
     assert stats.p_value == pytest.approx(p, rel=1e-12)
     assert (stats.estimate, stats.ci_lower, stats.ci_upper) == (ci.estimate, ci.lower, ci.upper)
@@ -141,10 +145,10 @@ def test_against_r_wilcox_test(name, cl, u, p, estimate, lower, upper, achieved)
 def test_u_and_p_are_scipys(name):
     x, y = (np.asarray(v, dtype=float) for v in DATA[name])
     ref = mannwhitneyu(x, y, alternative="two-sided", method="auto")
-    stats = judge(y, x, JudgeParams()).statistics
+    stats = judge(y, x, JudgeParams(options=IID)).statistics
     assert stats.extra["u"] == ref.statistic
     assert stats.p_value == ref.pvalue
-    many = judge_many([y], [x], JudgeParams())[0].statistics
+    many = judge_many([y], [x], JudgeParams(options=IID))[0].statistics
     assert many.extra["u"] == ref.statistic
     assert many.p_value == pytest.approx(ref.pvalue, rel=1e-12, abs=1e-300)
 
@@ -311,8 +315,9 @@ def test_shortcuts(baseline, canary, expected, reason):
 def test_critical_and_gates():
     base = np.linspace(10.0, 20.0, 40)
     can = base * 2
-    assert judge(base, can, JudgeParams(critical=True)).critical
-    assert judge(base, can, JudgeParams(direction=Direction.DECREASE)).classification is Classification.PASS
+    assert judge(base, can, JudgeParams(critical=True, options=IID)).critical
+    assert judge(base, can, JudgeParams(direction=Direction.DECREASE, options=IID)).classification \
+        is Classification.PASS
 
 
 def test_a_failing_test_is_an_error_outcome(monkeypatch):
