@@ -121,5 +121,5 @@ def judge_mean(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
         return error(params, str(exc), stats)
     stats = dataclasses.replace(stats, estimate=float(res.estimate[-1]), ci_lower=float(res.ci_lower[-1]),
                                 ci_upper=float(res.ci_upper[-1]), p_value=float(res.p_value[-1]),
-                                extra={"mean_ratio": ratio, **_path_extra(res)})
+                                extra={"mean_ratio": ratio, "baseline_mean": float(np.mean(x)), **_path_extra(res)})
     return decide(dataclasses.replace(params, tolerance=0.0), stats, what="mean shift")

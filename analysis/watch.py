@@ -1,0 +1,196 @@
+"""Continuous monitoring: judge again at every step as data arrives, stop as soon as the evidence is conclusive.
+
+Re-running a fixed-sample test at every step inflates its false alarms (66 % of A/A runs at 10,000 looks). ``watch``
+therefore swaps each metric's judge for its anytime-valid counterpart (:data:`SEQUENTIAL`): ``rate`` becomes
+``sequential-rate`` and the rank judges become ``sequential-mean``; ``threshold`` rules (absolute checks) and
+judges it does not know are re-applied as they are. With Holm over the anytime p-values at every look, the chance
+that a healthy release is ever failed stays at most ``alpha``, however long it is watched.
+
+At each look the window grows from ``start`` to the look's time, baseline and canary are aligned on their common
+timestamps, and the release is judged, scored and decided as by ``canary analyze``. The watch stops:
+
+* at the first look whose verdict is ``fail`` with a metric flagged high or low (conclusive: an anytime p-value
+  never rises again, so more data cannot clear it);
+* with ``margin`` set, at the first look where every gating metric's confidence sequence rules out a regression
+  larger than ``margin`` (relative) and every other metric passes: conclusive pass;
+* otherwise at ``end``, with the verdict of the last look.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from judges import Classification, Direction
+
+from .collectors import Collector
+from .config import CanaryConfig, MetricConfig
+from .pipeline import judge_pairs
+from .results import AnalysisResult, MetricResult
+from .series import SamplePair, Series, Window
+from .verdict import VerdictValue
+
+__all__ = ["SEQUENTIAL", "Look", "WatchResult", "align", "sequential_config", "watch"]
+
+# the anytime-valid counterpart of each fixed-sample judge
+SEQUENTIAL: dict[str, str] = {"rate": "sequential-rate", "mann-whitney": "sequential-mean",
+                              "kayenta": "sequential-mean"}
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """One look: its time, the verdict then, and the metrics flagged high or low."""
+
+    time: float
+    verdict: str
+    score: float
+    flagged: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"time": Window(self.time, self.time).to_dict()["end"], "verdict": self.verdict,
+                "score": self.score, "flagged": list(self.flagged)}
+
+
+@dataclass(frozen=True, slots=True)
+class WatchResult:
+    """The analysis at the last look, every look's summary, and why the watch stopped."""
+
+    result: AnalysisResult
+    looks: tuple[Look, ...]
+    stopped_early: bool
+    reason: str
+
+    @property
+    def exit_code(self) -> int:
+        return self.result.exit_code
+
+    def to_dict(self, include_data: bool = False) -> dict[str, Any]:
+        d = self.result.to_dict(include_data)
+        d["watch"] = {"looks": len(self.looks), "stopped_early": self.stopped_early, "reason": self.reason,
+                      "history": [look.to_dict() for look in self.looks]}
+        return d
+
+    def to_json(self, include_data: bool = False, indent: int | None = 2) -> str:
+        import json
+
+        return json.dumps(self.to_dict(include_data), indent=indent, allow_nan=False)
+
+
+def sequential_config(config: CanaryConfig) -> CanaryConfig:
+    """``config`` with every judge that has an anytime-valid counterpart replaced by it."""
+    metrics = tuple(dataclasses.replace(m, judge=SEQUENTIAL.get(m.judge, m.judge)) for m in config.metrics)
+    return config.with_overrides(metrics=metrics)
+
+
+def _restrict(s: Series, keep: np.ndarray) -> Series:
+    mask = np.isin(s.timestamps, keep)
+    return dataclasses.replace(s, timestamps=s.timestamps[mask], values=s.values[mask])
+
+
+def align(pairs: Mapping[str, SamplePair], metrics: Iterable[MetricConfig]) -> dict[str, SamplePair]:
+    """Each pair restricted to the timestamps both scopes have (and, for a metric with a denominator, that the
+    denominator has in both scopes too), so sequential judges can read them look by look."""
+    out = dict(pairs)
+    for m in metrics:
+        p = pairs.get(m.name)
+        if p is None or p.error:
+            continue
+        keep = np.intersect1d(p.baseline.timestamps, p.canary.timestamps)
+        den = pairs.get(m.denominator) if m.denominator else None
+        if den is not None and not den.error:
+            keep = np.intersect1d(keep, np.intersect1d(den.baseline.timestamps, den.canary.timestamps))
+        out[m.name] = dataclasses.replace(p, baseline=_restrict(p.baseline, keep), canary=_restrict(p.canary, keep))
+    return out
+
+
+def _relative_sequence(r: MetricResult) -> tuple[float, float] | None:
+    """The confidence sequence of a metric as a relative change of the canary (0 = no change)."""
+    s = r.statistics
+    if math.isnan(s.ci_lower) or math.isnan(s.ci_upper):
+        return None
+    if r.judge == "sequential-rate":
+        return s.ci_lower - 1.0, s.ci_upper - 1.0
+    base = s.extra.get("baseline_mean", math.nan)
+    if r.judge == "sequential-mean" and base and math.isfinite(base):
+        return s.ci_lower / abs(base), s.ci_upper / abs(base)
+    return None
+
+
+def conclusive_pass(result: AnalysisResult, margin: float) -> bool:
+    """Every gating metric passes, and each one with a confidence sequence excludes a regression over ``margin``."""
+    for r in result.metrics:
+        if r.muted:
+            continue
+        if r.classification is not Classification.PASS:
+            return False
+        seq = _relative_sequence(r)
+        if seq is None:
+            if r.judge.startswith("sequential-"):
+                return False
+            continue
+        lo, hi = seq
+        direction = Direction(r.direction)
+        if direction in (Direction.INCREASE, Direction.EITHER) and not hi < margin:
+            return False
+        if direction in (Direction.DECREASE, Direction.EITHER) and not lo > -margin:
+            return False
+    return True
+
+
+def watch(config: CanaryConfig, collector: Collector, start: float, end: float, step: float, *,
+          margin: float | None = None, sleep: Callable[[float], None] | None = None,
+          clock: Callable[[], float] = time.time, on_look: Callable[[Look, AnalysisResult], None] | None = None
+          ) -> WatchResult:
+    """Judge ``config`` at every ``step`` from ``start + step`` to ``end`` with anytime-valid judges.
+
+    Parameters
+    ----------
+    config : CanaryConfig
+        The release's config; its judges are swapped by :func:`sequential_config`.
+    collector : Collector
+        Asked for the growing window ``[start, look]`` at each look (a file replays, Prometheus answers live).
+    start, end, step : float
+        Epoch seconds of the first and the last look's window end, and the time between looks.
+    margin : float, optional
+        Relative change under which a regression is negligible; enables the conclusive-pass stop.
+    sleep : callable, optional
+        Called with the seconds to wait until a look's time is reached (real-time monitoring); ``None``
+        replays without waiting.
+    on_look : callable, optional
+        Called after each look with its summary and analysis.
+    """
+    if not step > 0:
+        raise ValueError(f"`step` must be > 0, got {step!r}")
+    if not end > start:
+        raise ValueError("`end` must be after `start`")
+    seq = sequential_config(config)
+    looks: list[Look] = []
+    k = 1
+    while True:
+        t = min(start + k * step, end)
+        if sleep is not None and clock() < t:
+            sleep(t - clock())
+        window = Window(start, t)
+        pairs = align(collector.collect(seq.metrics, window), seq.metrics)
+        result = judge_pairs(seq, pairs, window)
+        flagged = tuple(r.name for r in result.metrics
+                        if not r.muted and r.classification in (Classification.HIGH, Classification.LOW))
+        look = Look(t, result.verdict.value.value, result.score.score, flagged)
+        looks.append(look)
+        if on_look is not None:
+            on_look(look, result)
+        if result.verdict.value is VerdictValue.FAIL and flagged:
+            return WatchResult(result, tuple(looks), t < end,
+                               f"conclusive fail at look {k}: {', '.join(flagged)} flagged")
+        if margin is not None and conclusive_pass(result, margin):
+            return WatchResult(result, tuple(looks), t < end,
+                               f"conclusive pass at look {k}: every gating metric rules out a regression over "
+                               f"{margin:.0%}")
+        if t >= end:
+            return WatchResult(result, tuple(looks), False, f"end of the watch after {k} look(s)")
+        k += 1
