@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "record": "analysis.commands.prometheus:record",
     "rollout": "analysis.commands.rollout:rollout",
     "status": "analysis.commands.rollout:status",
+    "watch": "analysis.commands.watch:watch",
 }
 _HELP: dict[str, str] = {
     "analyze": "Judge baseline against canary and print the verdict.",
@@ -31,6 +32,7 @@ _HELP: dict[str, str] = {
     "record": "Fetch the metrics from Prometheus and save them for offline replay (--data).",
     "rollout": "Shift traffic step by step (canary) or at once (blue-green), driven by each step's verdict.",
     "status": "Print where a journaled rollout stands (stage, weights, verdicts, outcome).",
+    "watch": "Judge again at every step as data arrives (anytime-valid) and stop once the evidence is conclusive.",
 }
 
 
