@@ -49,7 +49,7 @@ def fleet(points: int) -> tuple[np.ndarray, np.ndarray]:
 
 def measure(points: int) -> list[tuple[str, float]]:
     baseline, canary = fleet(points)
-    runs = 3 if points < 1000 else 1
+    runs = 2 if points < 1000 else 1
     rows = [("np.sort of both arms (floor)", best_of(3, lambda: (np.sort(baseline, axis=1),
                                                                  np.sort(canary, axis=1)))),
             ("scipy mannwhitneyu, Python loop (U, p)",
