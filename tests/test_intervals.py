@@ -299,3 +299,11 @@ def test_cli_intervals_replay_a_recorded_file(tmp_path):
     r = _canary("analyze", str(cfg), "--data", str(tmp_path / "data.csv"), "--interval", "15m", "--lookback", "15m")
     assert r.returncode == 1, r.stdout + r.stderr
     assert [line.split()[1] for line in r.stdout.splitlines() if line.startswith("interval ")] == ["1/4", "2/4", "3/4"]
+
+
+def test_cli_a_retrospective_run_cannot_judge_the_future(prometheus, tmp_path):
+    cfg = tmp_path / "aa.yaml"
+    cfg.write_text(LATE)
+    r = _canary("analyze", str(cfg), "--prometheus-url", prometheus.url, "--start", "now-30m", "--lifetime", "1h",
+                "--interval", "20m")
+    assert r.returncode == 2 and "--mode realtime" in r.stderr

@@ -150,7 +150,7 @@ def run_analyze(cfg: CanaryConfig, data: str | None, opts: SourceOptions, json_p
     from ..pipeline import analyze
     from .analyze import emit
 
-    now = time.time()
+    now = float(int(time.time()))  # whole seconds: windows print cleanly and land on whole-second grids
     if data and opts.prometheus_url:
         raise UsageError("give either --data or --prometheus-url, not both")
     default_window = None
@@ -199,6 +199,10 @@ def _run_intervals(cfg: CanaryConfig, collector: Any, opts: SourceOptions, now: 
         end = default_window.end
     schedule = plan(start, end, _duration(opts.lifetime, "--lifetime"), _duration(opts.interval, "--interval"),
                     _duration(opts.warmup, "--warmup") or 0.0, _duration(opts.lookback, "--lookback") or 0.0)
+    last_end = schedule.windows[-1].end
+    if mode is Mode.RETROSPECTIVE and default_window is None and last_end > now:
+        raise UsageError(f"the last interval ends in the future ({Window(last_end, last_end).to_dict()['end']}); "
+                         f"use --mode realtime to wait for it, or an earlier --start")
     to_stderr = json_path == "-"
 
     def on_interval(i: int, total: int, result, stop: str | None) -> None:
@@ -241,7 +245,7 @@ def record(config: str, out: str, **options: Any) -> int:
     cfg = with_prometheus_overrides(load_config(config), opts)
     if not cfg.prometheus.url:
         raise UsageError("give the Prometheus to record from: --prometheus-url URL (or prometheus.url)")
-    window = _window(opts, time.time(), None)
+    window = _window(opts, float(int(time.time())), None)
     collector = prometheus_collector(cfg)
     try:
         rec = run(cfg, collector, window, out, source={"type": "prometheus", "url": display_url(cfg.prometheus.url),
