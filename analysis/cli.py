@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "rollout": "analysis.commands.rollout:rollout",
     "status": "analysis.commands.rollout:status",
     "watch": "analysis.commands.watch:watch",
+    "plan": "analysis.commands.plan:plan",
 }
 _HELP: dict[str, str] = {
     "analyze": "Judge baseline against canary and print the verdict.",
@@ -33,6 +34,7 @@ _HELP: dict[str, str] = {
     "rollout": "Shift traffic step by step (canary) or at once (blue-green), driven by each step's verdict.",
     "status": "Print where a journaled rollout stands (stage, weights, verdicts, outcome).",
     "watch": "Judge again at every step as data arrives (anytime-valid) and stop once the evidence is conclusive.",
+    "plan": "From recorded baseline data: the smallest regression a canary can catch, or how long it must run.",
 }
 
 
