@@ -5,7 +5,9 @@ The statistical test (:func:`mann_whitney_test`) and the decision (:func:`judges
 * test: the Hodges-Lehmann shift ``canary - baseline`` with its Moses/Bauer interval at ``params.confidence``
   (exact order statistics of the pairwise differences, exact null distribution for small untied samples as R's
   ``wilcox.test(conf.int=TRUE)``; see ``_hodges_lehmann``), the two-sided p-value of
-  ``scipy.stats.mannwhitneyu(canary, baseline, method='auto')``, U, CLES and the mean ratio;
+  ``scipy.stats.mannwhitneyu(canary, baseline, method='auto')``, U, CLES and the mean ratio; unless
+  ``options.autocorrelation`` is false, serial correlation within the arms widens the interval (``vif``) and
+  t-references the p-value (``judges.autocorrelation``);
 * decision: Kayenta's rule (``_decision``): high when the interval lies above ``+tolerance*|estimate|``, low when
   below ``-tolerance*|estimate|``, subject to the direction and effect-size gates; critical metrics escalate.
 
