@@ -11,9 +11,9 @@ import re
 from ..results import AnalysisResult, MetricResult, fmt
 from . import _view
 
-# inline Markdown only: a table cell never starts a block, so '#', '-', '+' and '.' need no escape; ':' breaks
-# GitHub's bare-URL autolinks
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()!|~:])")
+# inline Markdown only: a table cell never starts a block ('#', '-', '+', '.' are safe), and with '[' and ']'
+# escaped no '(' or '!' can make a link or an image; ':' breaks GitHub's bare-URL autolinks
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~:])")
 _MAX_CELL = 300
 # bidirectional overrides and isolates would reorder the rest of a table row on GitHub
 _BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)], "\N{REPLACEMENT CHARACTER}")
