@@ -33,9 +33,21 @@ def analyze_file(config: str | Path | CanaryConfig, data: str | Path, window: Wi
     return analyze(cfg, FileCollector(data), window)
 
 
+_LAZY = {"PrometheusCollector": "analysis.collectors.prometheus"}
+
+
+def __getattr__(name: str):
+    """Heavy exports load on first use, so ``import analysis`` does not import the Prometheus client."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'analysis' has no attribute {name!r}")
+
+
 __all__ = [
     "AnalysisResult", "CanaryConfig", "CanaryError", "CollectorError", "ConfigError", "DataError", "FileCollector",
-    "MetricConfig", "MetricResult", "SamplePair", "Score", "Series", "Thresholds", "UsageError", "Verdict",
+    "MetricConfig", "MetricResult", "PrometheusCollector", "SamplePair", "Score", "Series", "Thresholds", "UsageError", "Verdict",
     "VerdictValue", "Window", "analyze", "analyze_file", "judge_pairs", "load_config", "load_result",
     "parse_config", "__version__",
 ]

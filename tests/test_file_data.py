@@ -70,3 +70,22 @@ def test_parquet(tmp_path):
     c = FileCollector(p)
     assert np.array_equal(c.series("lat", "canary").values, [3.0, 4.0])
     assert c.series("lat", "baseline").n_nan == 1
+
+
+def test_recording_metadata_is_read_back(tmp_path):
+    import json
+
+    meta = {"window": {"start": "2024-01-01T00:00:00Z", "end": "2024-01-01T00:02:00Z"},
+            "queries": {"lat": {"baseline": 'lat{version="v1"}', "canary": 'lat{version="v2"}'}},
+            "labels": {"lat": {"baseline": {"version": "v1"}, "canary": {"version": "v2"}}},
+            "missing": {"lat": {"baseline": 1, "canary": 0}}, "notes": {"lat": ["combined 2 series with sum"]}}
+    p = write(tmp_path, "# canary: " + json.dumps(meta) + "\n" + HEADER
+              + "lat,baseline,1704067200,1\nlat,canary,1704067200,2\nlat,canary,1704067260,3\n")
+    c = FileCollector(p)
+    cfg = parse_config({"metrics": [{"name": "lat"}]})
+    pair = c.collect(cfg.metrics, c.window())["lat"]
+    assert pair.baseline.query == 'lat{version="v1"}' and pair.canary.labels == {"version": "v2"}
+    assert pair.baseline.missing == 1 and pair.notes == ("combined 2 series with sum",)
+    assert any("missing 1 points" in w for w in pair.warnings())
+    narrow = c.collect(cfg.metrics, type(c.window())(1704067200.0, 1704067230.0))["lat"]
+    assert narrow.baseline.missing == 0

@@ -158,20 +158,34 @@ class FileCollector:
     def metric_names(self) -> list[str]:
         return list(dict.fromkeys(self.frame["metric"]))
 
+    def _recorded(self, key: str, metric: str, scope: str, default: Any) -> Any:
+        """Per-metric, per-scope metadata a recording carries (queries, labels, gap counts)."""
+        per_metric = self.metadata.get(key, {})
+        per_scope = per_metric.get(metric, {}) if isinstance(per_metric, dict) else {}
+        value = per_scope.get(scope, default) if isinstance(per_scope, dict) else default
+        return value if isinstance(value, type(default)) else default
+
     def series(self, metric: str, scope: str, window: Window | None = None) -> Series:
+        query = self._recorded("queries", metric, scope, "")
+        labels = self._recorded("labels", metric, scope, {})
+        # gap counts describe the recorded window; a narrower replay window cannot attribute them
+        whole = window is None or (window.start <= self.window().start and window.end >= self.window().end)
+        missing = self._recorded("missing", metric, scope, 0) if whole else 0
         g = self._groups.get((metric, scope))
-        queries = self.metadata.get("queries", {}).get(metric, {})
-        query = queries.get(scope, "") if isinstance(queries, dict) else ""
         if g is None:
-            return Series.empty(query)
+            return Series(np.zeros(0), np.zeros(0), query, labels)
         ts = g["timestamp"].to_numpy()
         vs = g["value"].to_numpy()
         if window is not None:
             keep = (ts >= window.start) & (ts <= window.end)
             ts, vs = ts[keep], vs[keep]
         order = np.argsort(ts, kind="stable")
-        return Series(ts[order], vs[order], query)
+        return Series(ts[order], vs[order], query, labels, missing)
 
     def collect(self, metrics: Sequence[MetricConfig], window: Window | None) -> dict[str, SamplePair]:
+        notes = self.metadata.get("notes", {})
+        notes = notes if isinstance(notes, dict) else {}
         return {m.name: SamplePair(m.name, self.series(m.name, "baseline", window),
-                                   self.series(m.name, "canary", window)) for m in metrics}
+                                   self.series(m.name, "canary", window),
+                                   notes=tuple(str(n) for n in notes.get(m.name, ()) or ()))
+                for m in metrics}
