@@ -2,8 +2,8 @@
 
 Each reads its series as looks in time order, one per step, and may be re-run on every new step (``canary watch``)
 without inflating its false-alarm rate: the p-value it reports is the anytime p-value at the last look, the
-interval the running intersection of the confidence sequence. At level ``alpha = 1 - confidence`` the chance that
-a healthy metric is ever flagged, however often it is judged, is at most ``alpha``.
+interval the running intersection of the confidence sequence. With ``confidence`` c, the chance that a healthy
+metric is ever flagged, however often it is judged, is at most ``1 - c``.
 
 ``tolerance`` does not apply (the sequence is compared with no change); the effect-size gates and the critical
 thresholds do, as in the other judges.
@@ -17,11 +17,13 @@ import math
 import numpy as np
 
 from ._decision import decide, effect_size, error, nodata, shortcut
-from ._types import Classification, Judgement, JudgeParams, NanStrategy, Statistics
-from .rate import counts, decide_ratio, dispersion
+from ._types import Classification, Direction, Judgement, JudgeParams, NanStrategy, Statistics
+from .rate import counts, dispersion
 from .sequential import SequentialResult, count_test, mean_test
 
 __all__ = ["judge_mean", "judge_rate"]
+
+_ALTERNATIVE = {Direction.INCREASE: "greater", Direction.DECREASE: "less", Direction.EITHER: "two-sided"}
 
 
 def _path_extra(res: SequentialResult) -> dict[str, float]:
@@ -37,9 +39,10 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
     ``canary_denominator`` in ``params.options``, or ``options.canary_share`` for the canary's share of traffic
     without denominators, default 0.5). The per-step shares ``N_c / (N_b + N_c)`` enter the test look by look;
     overdispersion (as in ``rate``) divides the counts. ``options.concentration`` is the prior concentration
-    (default 30). The metric is high (low) when the confidence sequence for the rate ratio lies above (below) 1,
-    subject to the effect-size gates; baseline and canary must be aligned per step (they are truncated to the
-    shorter one otherwise).
+    (default 30). The test is one-sided in the metric's direction (two-sided for ``either``); the metric is high
+    (low) when that anytime p-value is at most ``1 - confidence`` with the ratio above (below) 1, subject to the
+    effect-size gates. The reported interval is the two-sided confidence sequence. Baseline and canary must be
+    aligned per step (they are truncated to the shorter one otherwise).
     """
     opts = params.options
     try:
@@ -70,7 +73,7 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
                                             aligned=True)) if opts.get("overdispersion", True) else (1.0, 0)
     try:
         res = count_test(b / phi, c / phi, share, concentration=float(opts.get("concentration", 30.0)),
-                         alpha=1.0 - params.confidence)
+                         alpha=1.0 - params.confidence, alternative=_ALTERNATIVE[params.direction])
     except ValueError as exc:
         return error(params, str(exc), stats)
     extra.update(_path_extra(res), dispersion=phi)
@@ -80,7 +83,30 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
     stats = dataclasses.replace(stats, estimate=ratio, ci_lower=math.exp(res.ci_lower[-1]),
                                 ci_upper=math.exp(min(res.ci_upper[-1], 700.0)) if math.isfinite(res.ci_upper[-1])
                                 else math.inf, p_value=float(res.p_value[-1]), effect_size=ratio, extra=extra)
-    return decide_ratio(params, stats, B, C, Nb if has_den else float(n), Nc if has_den else float(n))
+    return _decide_rate(params, stats, B, C, Nb if has_den else float(n), Nc if has_den else float(n))
+
+
+def _decide_rate(params: JudgeParams, stats: Statistics, B: float, C: float, Nb: float, Nc: float) -> Judgement:
+    """High (low) when the directional anytime p-value is at most ``1 - confidence`` and the ratio is above
+    (below) 1 and clears its effect-size gate; a critical metric escalates past its critical threshold."""
+    allowed_inc, allowed_dec, crit_inc, crit_dec = params.effect_size.thresholds()
+    r, p, level = stats.estimate, stats.p_value, 1.0 - params.confidence
+    what = (f"rate ratio {_g(r)} (anytime p {_g(p)} <= {_g(level)}; {params.confidence:.0%} confidence sequence "
+            f"{_g(stats.ci_lower)} to {_g(stats.ci_upper)}; {C:.7g} events in {Nc:.7g} canary vs {B:.7g} in "
+            f"{Nb:.7g} baseline)")
+    if p <= level and r > 1 and params.direction is not Direction.DECREASE and r >= allowed_inc:
+        critical = params.critical and r >= crit_inc
+        return Judgement(Classification.HIGH, f"{params.name} is higher{' (critical)' if critical else ''}: {what}",
+                         critical=critical, statistics=stats)
+    if p <= level and r < 1 and params.direction is not Direction.INCREASE and r <= allowed_dec:
+        critical = params.critical and r <= crit_dec
+        return Judgement(Classification.LOW, f"{params.name} is lower{' (critical)' if critical else ''}: {what}",
+                         critical=critical, statistics=stats)
+    return Judgement(Classification.PASS, "", statistics=stats)
+
+
+def _g(v: float) -> str:
+    return f"{v:.4g}" if math.isfinite(v) else ("inf" if v > 0 else "-inf")
 
 
 def _paired(baseline, canary, params: JudgeParams) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ from scipy.stats import beta as beta_dist
 
 from ._decision import error, nodata
 from ._types import Classification, Direction, Judgement, JudgeParams, NanStrategy, Statistics
+from .autocorrelation import value_vif
 
 __all__ = ["RateCounts", "RateTest", "counts", "dispersion", "judge", "rate_test"]
 
@@ -141,8 +142,9 @@ def dispersion(rc: RateCounts) -> tuple[float, int]:
 
     With ``e_s`` events in step s, of which ``c_s`` in the canary, and ``theta_s`` the canary's expected share of
     them under the fitted rate ratio, ``phi = T / (T - 1) * sum (c_s - e_s theta_s)^2 / sum e_s theta_s (1 -
-    theta_s)`` over the T steps with events: the cluster-robust (sandwich) variance of the total with steps as
-    clusters, relative to the binomial variance. Busy steps weigh more, as they do in the total. Returns
+    theta_s)`` over the T steps with events, times the AR(1) VIF of those residuals: the cluster-robust
+    (sandwich) variance of the total with steps as clusters, allowing for serial correlation, relative to the
+    binomial variance. Busy steps weigh more, as they do in the total. Returns
     ``(1.0, df)`` when the steps are not aligned, the ratio is 0 or infinite, or ``df = T - 1 < 10``.
     """
     if not rc.aligned:
@@ -157,9 +159,11 @@ def dispersion(rc: RateCounts) -> tuple[float, int]:
     ratio = (C / rc.canary_exposure.sum()) / (B / rc.baseline_exposure.sum())
     rho = rc.canary_exposure[ok] / tot[ok]
     theta = rho * ratio / (1 - rho + rho * ratio)
-    rss = float(((rc.canary[ok] - e[ok] * theta) ** 2).sum())
+    resid = rc.canary[ok] - e[ok] * theta
     binomial = float((e[ok] * theta * (1 - theta)).sum())
-    return max(1.0, rss / binomial * (df + 1) / df), df
+    # clusters of neighbouring steps are not independent when the arms' rates wander: Newey-West-style AR(1) VIF
+    vif, _ = value_vif(resid)
+    return max(1.0, float(resid @ resid) * vif / binomial * (df + 1) / df), df
 
 
 def _fmt(v: float) -> str:

@@ -64,8 +64,23 @@ def test_serial_adjustment_uses_the_t_reference():
     adj = serial_adjustment(ar1(rng, 0.8, 60), ar1(rng, 0.8, 60), 0.98)
     assert adj.active and adj.df == pytest.approx(adj.n_eff - 2)
     assert adj.interval_vif > adj.vif  # the t quantile is wider than the normal one
-    assert adj.p_value(1e-4) > 1e-4 and adj.p_value(1.0) == 1.0
-    assert set(adj.extra()) == {"autocorrelation", "vif", "n_effective"}
+    assert adj.rank_p(1e-4) > 1e-4 and adj.rank_p(1.0) == 1.0
+    assert adj.p_value(1e-4) == pytest.approx(min(1.0, 2 * min(adj.rank_p(1e-4), adj.p_welch)))
+    assert set(adj.extra()) == {"autocorrelation", "vif", "n_effective", "p_welch"}
+
+
+def test_welch_part_lets_a_large_shift_through_where_ranks_saturate():
+    # phi = 0.5, 30 points per arm, +20 % on 5 % noise: the samples separate completely, and the rank p-value
+    # alone cannot go below a 12-metric Holm threshold whenever the VIF estimate comes out high
+    rng = np.random.default_rng(4)
+    hits_rank = hits = 0
+    for _ in range(100):
+        b = 100 * np.exp(0.05 * ar1(rng, 0.5, 30))
+        c = 120 * np.exp(0.05 * ar1(rng, 0.5, 30))
+        s = judge(b, c, JudgeParams(direction=Direction.INCREASE)).statistics
+        hits_rank += s.extra["p_rank"] <= 0.05 / 12
+        hits += s.p_value <= 0.05 / 12
+    assert hits >= 70 and hits >= hits_rank + 10
 
 
 def _false_fail(phi, n, runs, options=None, seed=5):
