@@ -121,7 +121,11 @@ class AnalysisResult:
         }
 
     def to_json(self, include_data: bool = False, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(include_data), indent=indent, allow_nan=False)
+        """JSON text; with the series included it is written compactly (one number per line is unreadable)."""
+        d = self.to_dict(include_data)
+        if include_data and any("data" in m for m in d["metrics"]):
+            return json.dumps(d, separators=(",", ":"), allow_nan=False)
+        return json.dumps(d, indent=indent, allow_nan=False)
 
     def to_frame(self):
         """One row per metric: classification, reason and every statistic (pandas DataFrame)."""

@@ -39,6 +39,17 @@ class Window:
         return {"start": _iso(self.start), "end": _iso(self.end)}
 
 
+def _json_floats(a: np.ndarray) -> list[float | None]:
+    """A float array as a JSON-safe list (NaN and infinities become None), without a Python call per element."""
+    a = np.asarray(a, dtype=float)
+    finite = np.isfinite(a)
+    if finite.all():
+        return a.tolist()
+    out = a.astype(object)
+    out[~finite] = None
+    return out.tolist()
+
+
 @dataclass(frozen=True, slots=True)
 class Series:
     """One scope's samples: epoch-second timestamps and float values (NaN allowed), sorted by time."""
@@ -62,8 +73,7 @@ class Series:
         return int(np.isnan(self.values).sum())
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"timestamps": [json_number(t) for t in self.timestamps.tolist()],
-                             "values": [json_number(v) for v in self.values.tolist()]}
+        d: dict[str, Any] = {"timestamps": _json_floats(self.timestamps), "values": _json_floats(self.values)}
         # optional keys, written only when set, so reports read back from JSON still show them
         if self.labels:
             d["labels"] = dict(self.labels)
