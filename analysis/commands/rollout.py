@@ -6,6 +6,7 @@ import dataclasses
 import json
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -65,12 +66,14 @@ def rollout(config: str, prometheus_url: str | None, state: str | None, resume: 
     tty = sys.stdout.isatty()
     observer = LiveProgress(sys.stdout) if tty else JsonLines(sys.stdout)
     state_file = state or default_state(service_name(cfg.rollout, cfg.name))
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         result = Rollout(cfg, analyzer, state_file, observer=observer).run(resume=resume, approve=approve,
                                                                            abort=abort)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
         observer.close()
     if json_path:
         write_atomic(json_path, result.to_json())
@@ -102,7 +105,7 @@ def status(config: str | None, state: str | None, as_json: bool) -> int:
             raise ConfigError(f"{config}: rollout: is required to find the rollout's state file")
         state = default_state(service_name(cfg.rollout, cfg.name))
     if state is None:
-        found = sorted(Path.cwd().glob("canary-rollout-*.jsonl"))
+        found = sorted(Path(".").glob("canary-rollout-*.jsonl"))
         if len(found) != 1:
             raise UsageError("give the state file (--state FILE) or the config; "
                              + (f"found {len(found)} state files here" if found else "none found here"))

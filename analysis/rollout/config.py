@@ -51,7 +51,8 @@ HOOK_POINTS = ABORTING_HOOKS + REPORTING_HOOKS
 
 @dataclass(frozen=True, slots=True)
 class Hook:
-    """One command run at a hook point. ``argv`` may hold ``{baseline}``, ``{canary}``, ``{step}``, ``{service}``."""
+    """One command run at a hook point; ``argv`` may hold ``{baseline}``, ``{canary}``, ``{step}``, ``{service}``.
+    """
 
     point: str
     argv: tuple[str, ...]
@@ -109,7 +110,8 @@ def _hook_entries(r: Reader, point: str) -> list[Hook]:
                                                    for a in run):
             argv = [str(a) for a in run]
         else:
-            raise r.error("expected a command: a string, or a mapping {run: STRING or LIST, timeout: DURATION}", key)
+            raise r.error("expected a command: a string, or a mapping {run: STRING or LIST, timeout: DURATION}",
+                          key)
         if not argv:
             raise r.error("the command is empty", key)
         hooks.append(Hook(point, tuple(argv), timeout))

@@ -51,7 +51,10 @@ def _tail(text: str, limit: int = 500) -> str:
 
 
 def run_hook(hook: Hook, context: Mapping[str, Any]) -> HookResult:
-    """Run ``hook`` with ``context`` (``service``, ``step``, ``baseline``, ``canary``, ``outcome``); never raises."""
+    """Run ``hook`` with ``context`` (``service``, ``step``, ``baseline``, ``canary``, ``outcome``).
+
+    Never raises: a command that cannot start, fails or times out is a ``HookResult`` with ``ok`` false.
+    """
     argv = _substitute(hook.argv, context)
     command = " ".join(argv)
     env = {**os.environ, "CANARY_HOOK": hook.point}

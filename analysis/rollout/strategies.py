@@ -223,6 +223,11 @@ class Rollout:
         try:
             analysis = self.analyzer(baseline, canary)
             verdict, reason, score = analysis.verdict.value.value, analysis.verdict.reason, analysis.score.score
+            if verdict in ("nodata", "error"):  # say which metric and why, e.g. the collector's error
+                detail = next((m.reason for m in analysis.metrics
+                               if m.classification.value == verdict and m.reason), "")
+                if detail and detail not in reason:
+                    reason += f" ({detail})"
         except CanaryError as e:
             verdict, reason = "error", f"analysis failed: {e}"
         except Exception as e:  # a bug in a collector or judge fails closed: no verdict, never a pass

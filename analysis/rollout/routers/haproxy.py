@@ -21,7 +21,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 
 def parse_admin(address: str) -> tuple[int, object]:
-    """``(family, address)`` for ``socket.connect`` from ``HOST:PORT``, ``ipv4@HOST:PORT``, ``unix@PATH`` or a path."""
+    """``(family, address)`` for ``socket.connect``: ``HOST:PORT``, ``ipv4@HOST:PORT``, ``unix@PATH`` or a path."""
     a = address.strip()
     for prefix in ("unix@", "unix:"):
         if a.startswith(prefix):
