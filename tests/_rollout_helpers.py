@@ -42,7 +42,7 @@ class Scripted:
     def __call__(self, baseline, canary) -> AnalysisResult:
         self.windows.append((baseline, canary))
         v = self.verdicts.pop(0)
-        if isinstance(v, Exception):
+        if isinstance(v, BaseException):
             raise v
         return AnalysisResult(config_name="svc", window=canary, metrics=(), score=Score(SCORES[v]),
                               verdict=Verdict(VerdictValue(v), f"scripted {v}"), thresholds=Thresholds(),
