@@ -9,8 +9,9 @@ rates) and answers with the same rule the judges apply by default: a per-metric 
   normality), n points per arm, canary traffic share S (the canary's per-step noise grows as its traffic shrinks)
   and the AR(1) VIF the judge will apply at n points. A shift is detected with probability ``power`` when it is
   ``(max(q_ci / (1 - tolerance), q_holm) + q_power) se``, quantiles of Student's t on ``2 n / VIF - 2`` degrees of
-  freedom. Ranks bound the evidence: with ``sqrt(3 n^2 / (2 n + 1) / VIF)`` below the needed quantile no shift is
-  detectable at all, which the plan reports.
+  freedom. Ranks bound the interval: with ``sqrt(3 n^2 / (2 n + 1) / VIF)`` below its quantile it spans all
+  pairwise differences and only completely separated samples are flagged; the plan then marks its MDE as a lower
+  bound, and a duration it proposes is always long enough to leave that regime.
 * Count metrics (``rate``, ``sequential-rate``): the exact conditional binomial test of the rate ratio at the
   expected number of events, baseline events per step from the recording and canary traffic ``S / (1 - S)`` times
   the baseline's.
@@ -97,15 +98,16 @@ def _vif_at(phi: float, n: int) -> float:
 
 
 def _shift_mde(n: int, scale: float, phi: float, split: float, q_level: Callable[[float], float],
-               params, power: float) -> float:
+               params, power: float) -> tuple[float, bool]:
+    """Absolute MDE of a shift, and whether the rank interval is saturated (at its widest) at n points."""
     vif = _vif_at(phi, n) if params.options.get("autocorrelation", True) else 1.0
     df = max(2 * n / vif - 2, 1.0)
-    q_ci = float(student_t.isf((1 - params.confidence) / 2, df)) / max(1 - params.tolerance, 1e-9)
-    need = max(q_ci, q_level(df))
-    if math.sqrt(3 * n * n / (2 * n + 1) / vif) < need:
-        return math.inf  # the rank statistic cannot get that far from its null centre
+    q_ci = float(student_t.isf((1 - params.confidence) / 2, df))
+    # the Hodges-Lehmann interval runs out of order statistics once q sigma_U sqrt(VIF) reaches nm / 2
+    saturated = math.sqrt(3 * n * n / (2 * n + 1) / vif) <= q_ci
+    need = max(q_ci / max(1 - params.tolerance, 1e-9), q_level(df))
     se = scale * math.sqrt(vif * (1 + (1 - split) / split) / n)
-    return (need + float(student_t.isf(1 - power, df))) * se
+    return (need + float(student_t.isf(1 - power, df))) * se, saturated
 
 
 def _rate_power(n: int, lam: float, split: float, ratio: float, level: float) -> float:
@@ -147,15 +149,18 @@ def _plan_metric(m: MetricConfig, base, den, duration, effect, split, power, lev
         q_level = lambda df: float(student_t.isf(level / 2, df))  # noqa: E731
         if centre == 0 or scale == 0:
             return MetricPlan(m.name, m.judge, "shift", step, n, note="constant or zero-centred baseline")
-        rel = lambda k: _shift_mde(int(k), scale, phi, split, q_level, m.params, power) / centre  # noqa: E731
-        mde = rel(n) if n >= MIN_POINTS else math.inf
+        def rel(k: float) -> tuple[float, bool]:
+            mde_abs, saturated = _shift_mde(int(k), scale, phi, split, q_level, m.params, power)
+            return mde_abs / centre, saturated
+
+        mde, saturated = rel(n) if n >= MIN_POINTS else (math.inf, True)
         needed = math.nan
         if effect:
-            k = _smallest(lambda k: rel(k) <= effect, MIN_POINTS, _MAX_POINTS, True)
+            k = _smallest(lambda k: rel(k)[0] <= effect and not rel(k)[1], MIN_POINTS, _MAX_POINTS, True)
             needed = k * step if math.isfinite(k) else math.inf
+        note = "" if not saturated else "rank interval at its widest: lower bound (only full separation flags)"
         return MetricPlan(m.name, m.judge, "shift", step, n, phi, _vif_at(phi, max(n, MIN_POINTS)),
-                          scale / centre, mde=mde, needed=needed,
-                          note="" if math.isfinite(mde) else "too few points for the rank test at this level")
+                          scale / centre, mde=mde, needed=needed, note=note)
     if m.judge in RATE_JUDGES:
         lam = float(np.mean(v))
         rate = lam / float(np.nanmean(den.values)) if den is not None and den.values.size else math.nan
