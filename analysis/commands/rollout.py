@@ -64,7 +64,7 @@ def rollout(config: str, prometheus_url: str | None, state: str | None, resume: 
     # --abort only rolls back and needs no Prometheus
     analyzer = _no_analysis if abort else prometheus_analyzer(cfg)
     tty = sys.stdout.isatty()
-    observer = LiveProgress(sys.stdout) if tty else JsonLines(sys.stdout)
+    observer = LiveProgress(sys.stdout, show_end=False) if tty else JsonLines(sys.stdout)
     state_file = state or default_state(service_name(cfg.rollout, cfg.name))
     main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None

@@ -8,6 +8,7 @@ records, one JSON object per line, for CI logs and scripts.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TextIO
 
 SHOWN = ("start", "resume", "stage_start", "weights_applied", "reconcile", "verdict", "decision", "hook", "end")
@@ -50,8 +51,9 @@ def describe(rec: dict[str, Any]) -> str | None:
 class LiveProgress:
     """Event lines plus a redrawn status line, for a terminal."""
 
-    def __init__(self, stream: TextIO):
+    def __init__(self, stream: TextIO, show_end: bool = True):
         self.stream = stream
+        self.show_end = show_end  # False when the caller prints the outcome itself (the CLI, with its exit code)
         self._status = False
 
     def _clear(self) -> None:
@@ -61,7 +63,7 @@ class LiveProgress:
 
     def record(self, rec: dict[str, Any]) -> None:
         line = describe(rec)
-        if line is None:
+        if line is None or (rec["event"] == "end" and not self.show_end):
             return
         self._clear()
         self.stream.write(line + "\n")
@@ -71,7 +73,7 @@ class LiveProgress:
         w = info.get("weights")
         self._clear()
         self.stream.write(f"[{info.get('index')}/{info.get('total')}] {info.get('stage')}  "
-                          f"weights {w if w is not None else '?'}  {info.get('phase')}: {info['left']:.0f}s left  "
+                          f"weights {w if w is not None else '?'}  {info.get('phase')}: {math.ceil(info['left'])}s left  "
                           f"last verdict: {info.get('last_verdict') or '-'}")
         self.stream.flush()
         self._status = True
