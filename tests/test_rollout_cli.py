@@ -143,3 +143,12 @@ def test_status_finds_the_state_file_from_the_config(tmp_path, capsys, monkeypat
     assert rc == 0 and "shop (canary): HALTED" in out
     rc, out2, _ = run("status", capsys=capsys)  # the only state file here
     assert out2 == out
+
+
+def test_json_to_stdout_moves_the_progress_to_stderr(tmp_path, capsys):
+    cfg = write(tmp_path, DRY)
+    rc, out, err = run("rollout", str(cfg), "--prometheus-url", f"http://127.0.0.1:{closed_port()}", "--state",
+                       str(tmp_path / "s.jsonl"), "--json", "-", capsys=capsys)
+    assert rc == 4
+    assert json.loads(out)["outcome"] == "halted"  # one document
+    assert [json.loads(line)["event"] for line in err.splitlines()][-1] == "result"

@@ -63,8 +63,9 @@ def rollout(config: str, prometheus_url: str | None, state: str | None, resume: 
     # built first, so a missing or bad Prometheus URL is a config error before any weight moves;
     # --abort only rolls back and needs no Prometheus
     analyzer = _no_analysis if abort else prometheus_analyzer(cfg)
-    tty = sys.stdout.isatty()
-    observer = LiveProgress(sys.stdout, show_end=False) if tty else JsonLines(sys.stdout)
+    stream = sys.stderr if json_path == "-" else sys.stdout  # stdout then carries the result document only
+    tty = stream.isatty()
+    observer = LiveProgress(stream, show_end=False) if tty else JsonLines(stream)
     state_file = state or default_state(service_name(cfg.rollout, cfg.name))
     main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
@@ -78,11 +79,12 @@ def rollout(config: str, prometheus_url: str | None, state: str | None, resume: 
     if json_path:
         write_atomic(json_path, result.to_json())
     if tty:
-        click.echo(f"{result.outcome.value.upper().replace('_', ' ')} (exit {result.exit_code}): {result.reason}")
+        click.echo(f"{result.outcome.value.upper().replace('_', ' ')} (exit {result.exit_code}): {result.reason}",
+                   file=stream)
         for w in result.warnings:
-            click.echo(f"warning: {w}")
-    elif json_path != "-":
-        click.echo(json.dumps({"event": "result", **result.to_dict()}))
+            click.echo(f"warning: {w}", file=stream)
+    else:
+        click.echo(json.dumps({"event": "result", **result.to_dict()}), file=stream)
     return result.exit_code
 
 
