@@ -9,8 +9,8 @@ that a healthy release is ever failed stays at most ``alpha``, however long it i
 At each look the window grows from ``start`` to the look's time, baseline and canary are aligned on their common
 timestamps, and the release is judged, scored and decided as by ``canary analyze``. The watch stops:
 
-* at the first look whose verdict is ``fail`` with a metric flagged high or low (conclusive: an anytime p-value
-  never rises again, so more data cannot clear it);
+* at the first look whose verdict is ``fail`` or ``marginal`` with a metric flagged high or low (conclusive: an
+  anytime p-value never rises again, so more data cannot clear the metric and the release can no longer pass);
 * with ``margin`` set, at the first look where every gating metric's confidence sequence rules out a regression
   larger than ``margin`` (relative) and every other metric passes: conclusive pass;
 * otherwise at ``end``, with the verdict of the last look.
@@ -184,9 +184,9 @@ def watch(config: CanaryConfig, collector: Collector, start: float, end: float, 
         looks.append(look)
         if on_look is not None:
             on_look(look, result)
-        if result.verdict.value is VerdictValue.FAIL and flagged:
+        if result.verdict.value in (VerdictValue.FAIL, VerdictValue.MARGINAL) and flagged:
             return WatchResult(result, tuple(looks), t < end,
-                               f"conclusive fail at look {k}: {', '.join(flagged)} flagged")
+                               f"conclusive {result.verdict.value.value} at look {k}: {', '.join(flagged)} flagged")
         if margin is not None and conclusive_pass(result, margin):
             return WatchResult(result, tuple(looks), t < end,
                                f"conclusive pass at look {k}: every gating metric rules out a regression over "
