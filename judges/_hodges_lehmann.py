@@ -29,6 +29,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import ndtri
 
+from . import _pairwise
 from ._pairwise import order_statistics
 
 __all__ = ["RankSummary", "ShiftInterval", "rank_summary", "shift_interval", "shift_intervals"]
@@ -61,6 +62,11 @@ class RankSummary:
 def rank_summary(xs: np.ndarray, ys: np.ndarray) -> RankSummary:
     """Rank statistics of rows of sorted samples: U from merge positions, tie terms only where there are ties."""
     b = len(xs)
+    jit = _pairwise.kernels()
+    if jit is not None:
+        out = np.empty(b), np.empty(b), np.empty(b), np.empty(b, bool)
+        jit.rank_summary(np.ascontiguousarray(xs, dtype=float), np.ascontiguousarray(ys, dtype=float), *out)
+        return RankSummary(*out)
     u, cross = np.empty(b), np.zeros(b, bool)
     for r in range(b):
         left, right = np.searchsorted(ys[r], xs[r], "left"), np.searchsorted(ys[r], xs[r], "right")

@@ -25,14 +25,27 @@ ranks. NaN must not be passed.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
-__all__ = ["count_below", "kth_difference", "order_statistics"]
+__all__ = ["count_below", "kernels", "kth_difference", "order_statistics"]
 
 _BRUTE_MAX = 4096      # n*m up to which the differences are simply materialised
 _CHUNK = 1 << 17       # elements per merge pass, to stay in cache
 _BAND_MIN = 256        # bands up to max(this, (n + m) / 2) values are materialised
 _SIGN = np.int64(-(2 ** 63))
+
+
+@cache
+def kernels():
+    """The compiled kernels (``judges._kernels``), or None where numba is not installed: every caller then takes
+    the numpy path, with the same results."""
+    try:
+        from . import _kernels
+    except ImportError:
+        return None
+    return _kernels
 
 
 def _sub(a, b) -> np.ndarray:
@@ -244,6 +257,15 @@ def order_statistics(xs: np.ndarray, ys: np.ndarray, ranks: np.ndarray) -> np.nd
     ranks = np.asarray(ranks, dtype=np.int64)
     nb, n = xs.shape
     m = ys.shape[1]
+    jit = kernels()
+    if jit is not None:
+        out = np.empty(ranks.shape)
+        # past a band of about 2 (n + m) values a selection in place costs more than another walk
+        band = n * m if n * m <= _BRUTE_MAX else max(_BAND_MIN, 2 * (n + m))
+        # threads pay off from about a million differences to select in
+        run = jit.order_statistics if nb > 1 and nb * n * m >= 1 << 20 else jit.order_statistics_serial
+        run(np.ascontiguousarray(xs), np.ascontiguousarray(ys), np.ascontiguousarray(ranks), band, out)
+        return out
     if n * m <= _BRUTE_MAX:
         return _brute(xs, ys, ranks.reshape(nb, -1)).reshape(ranks.shape)
     out = np.empty(ranks.shape)

@@ -24,10 +24,12 @@ import numpy as np
 from scipy.special import ndtr
 from scipy.stats import mannwhitneyu
 
+from . import _pairwise
 from ._decision import decide, effect_size, error, shortcut
-from .autocorrelation import SerialAdjustment, for_params as _serial
+from .autocorrelation import for_params as _serial
 from ._hodges_lehmann import rank_summary, shift_intervals
 from ._types import EffectMeasure, Judgement, JudgeParams, OutlierStrategy, Statistics
+from ._serial_batch import serial_batch
 from .preprocessing import Prepared, prepare
 
 __all__ = ["judge", "judge_many", "mann_whitney_test"]
@@ -128,29 +130,62 @@ def _p_values(xs: np.ndarray, ys: np.ndarray, u: np.ndarray, pooled_ties: np.nda
     return p
 
 
-def _judge_group(xs: np.ndarray, ys: np.ndarray, mb: np.ndarray, mc: np.ndarray, params: list[JudgeParams],
-                 counts: list[dict], serial: list[SerialAdjustment | None]) -> list[Judgement]:
-    """Judge rows of sorted canary ``xs`` and baseline ``ys`` (means ``mc``, ``mb``) of one shape and one
-    confidence level."""
+def _serial_rows(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, orders, params: list[JudgeParams]):
+    """The serial-correlation correction of each row (``autocorrelation.for_params``): one ``SerialBatch`` over the
+    rows that have it on, from the compiled rank lag sums, or (without numba) a list of ``SerialAdjustment``."""
+    on = np.array([bool(p.options.get("autocorrelation", True)) for p in params])
+    jit = _pairwise.kernels()
+    if jit is None or orders is None:
+        return None, [_serial(y[r], x[r], p) if on[r] else None for r, p in enumerate(params)]
+    rows = np.flatnonzero(on)
+    lag = tuple(np.empty(rows.size) for _ in range(4))
+    jit.rank_lag1(ys[rows], orders[1][rows], lag[0], lag[1])
+    jit.rank_lag1(xs[rows], orders[0][rows], lag[2], lag[3])
+    return (rows, serial_batch(y[rows], x[rows], lag, params[0].confidence)), None
+
+
+def _judge_group(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, orders, params: list[JudgeParams],
+                 counts: list[dict]) -> list[Judgement]:
+    """Judge rows of canary ``x`` and baseline ``y`` (time order; ``xs``, ``ys`` sorted, ``orders`` their argsorts
+    or None) of one shape and one confidence level."""
     n, m = xs.shape[1], ys.shape[1]
+    k = len(params)
+    mc, mb = x.mean(axis=1), y.mean(axis=1)  # unsorted rows: the same summation order as judge()
     ranks = rank_summary(xs, ys)
-    vif = np.array([s.interval_vif if s else 1.0 for s in serial])
+    batch, serial = _serial_rows(x, y, xs, ys, orders, params)
+    vif = np.ones(k)
+    if batch is not None:
+        rows, sb = batch
+        vif[rows[sb.active]] = sb.interval_vif[sb.active]
+    else:
+        vif = np.array([s.interval_vif if s else 1.0 for s in serial])
     ci = shift_intervals(xs, ys, params[0].confidence, ranks=ranks, vif=vif)
     p = _p_values(xs, ys, ranks.u, ranks.pooled_ties, ranks.tied)
+    p_final, corrected = p.copy(), {}
+    if batch is not None:
+        p_final[rows], p_rank = sb.p_values(p[rows])
+        corrected = {int(r): {**sb.extra(j), "p_rank": float(p_rank[j])}
+                     for j, r in enumerate(rows) if sb.active[j]}
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where((mb == 0) | (mc == 0), np.nan, mc / mb)  # effect_size.mean_ratio, row-wise
     cles = ranks.u / (n * m)  # Vargha-Delaney A = U / nm, equal to effect_size.cles
-    med_b, med_c = _median(ys), _median(xs)
+    cols = [a.tolist() for a in (ci["estimate"], ci["lower"], ci["upper"], p_final, cles, ratio, _median(ys),
+                                 _median(xs), ranks.u, ci["confidence"], ci["exact"].astype(float))]
     out = []
-    for r, prm in enumerate(params):
-        es = cles[r] if prm.effect_size.measure is EffectMeasure.CLES else ratio[r]
+    for r, (est, lo, hi, pv, cl, rt, med_b, med_c, u, conf, exact) in enumerate(zip(*cols)):
+        prm = params[r]
+        extra = {"u": u, "mean_ratio": rt, "ci_confidence": conf, "ci_exact": exact, **corrected.get(r, {})}
+        one = serial is not None and serial[r] is not None
+        if not one:
+            extra.update(counts[r])  # the key order of judge(): test, correction, preprocessing counts
         stats = Statistics(
-            n_baseline=m, n_canary=n, estimate=float(ci["estimate"][r]), ci_lower=float(ci["lower"][r]),
-            ci_upper=float(ci["upper"][r]), p_value=float(p[r]), effect_size=float(es),
-            baseline_median=float(med_b[r]), canary_median=float(med_c[r]),
-            extra={"u": float(ranks.u[r]), "mean_ratio": float(ratio[r]),
-                   "ci_confidence": float(ci["confidence"][r]), "ci_exact": float(ci["exact"][r]), **counts[r]})
-        out.append(decide(prm, serial[r].apply(stats) if serial[r] is not None else stats))
+            n_baseline=m, n_canary=n, estimate=est, ci_lower=lo, ci_upper=hi, p_value=pv,
+            effect_size=cl if prm.effect_size.measure is EffectMeasure.CLES else rt, baseline_median=med_b,
+            canary_median=med_c, extra=extra)
+        if one:
+            stats = serial[r].apply(stats)
+            stats = replace(stats, extra={**stats.extra, **counts[r]})
+        out.append(decide(prm, stats))
     return out
 
 
@@ -182,11 +217,17 @@ def judge_many(baselines: Sequence[np.ndarray] | np.ndarray, canaries: Sequence[
             out[i] = shortcut(b.values, c.values, plist[i], _base(b, c))
         else:
             groups.setdefault((c.values.size, b.values.size, plist[i].confidence), []).append(i)
+    jit = _pairwise.kernels()
     for idx in groups.values():
         x = np.stack([prepared[i][1].values for i in idx])
         y = np.stack([prepared[i][0].values for i in idx])
-        mc, mb = x.mean(axis=1), y.mean(axis=1)  # before sorting: the same summation order as judge()
-        xs, ys = np.sort(x, axis=1), np.sort(y, axis=1)
+        orders = None
+        if jit is not None and any(plist[i].options.get("autocorrelation", True) for i in idx):
+            # the rank autocorrelation needs each value's rank in time order: sort by an argsort
+            orders = np.argsort(x, axis=1), np.argsort(y, axis=1)
+            xs, ys = np.take_along_axis(x, orders[0], 1), np.take_along_axis(y, orders[1], 1)
+        else:
+            xs, ys = np.sort(x, axis=1), np.sort(y, axis=1)
         same = (xs == ys).all(axis=1) if xs.shape == ys.shape else np.zeros(len(idx), bool)
         single = np.minimum(xs[:, 0], ys[:, 0]) == np.maximum(xs[:, -1], ys[:, -1])
         test = ~(same | single)
@@ -197,9 +238,9 @@ def judge_many(baselines: Sequence[np.ndarray] | np.ndarray, canaries: Sequence[
         if rows.size:
             sel = [idx[r] for r in rows]
             try:
-                res = _judge_group(xs[rows], ys[rows], mb[rows], mc[rows], [plist[i] for i in sel],
-                                   [_counts(*prepared[i]) for i in sel],
-                                   [_serial(prepared[i][0].values, prepared[i][1].values, plist[i]) for i in sel])
+                res = _judge_group(x[rows], y[rows], xs[rows], ys[rows],
+                                   None if orders is None else (orders[0][rows], orders[1][rows]),
+                                   [plist[i] for i in sel], [_counts(*prepared[i]) for i in sel])
             except Exception:  # fall back to one metric at a time, so that a failure stays with its metric
                 res = [judge(baselines[i], canaries[i], plist[i]) for i in sel]
             for i, j in zip(sel, res):
