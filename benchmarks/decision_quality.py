@@ -310,7 +310,9 @@ def main() -> None:
     rows: dict = {}
     for r in watched:
         rows.setdefault(r["key"], []).extend(r["rows"])
-    print(f"\n## Watching every minute for {HORIZON} minutes, phi 0.5 (median, p90)\n")
+    n_fixed = sum("kayenta" in r for r in rows[(0.5, 0.0, 1.0)])
+    print(f"\n## Watching every minute for {HORIZON} minutes, phi 0.5 (median, p90; the fixed-sample columns on "
+          f"{n_fixed} of the releases)\n")
     print("| scenario | ours: anytime-valid, every minute | ours fixed-sample, every 5 min | "
           "kayenta, every 5 min | ours: error events at detection | kayenta: error events |")
     print("|---|---|---|---|---|---|")
