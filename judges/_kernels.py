@@ -31,10 +31,11 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["order_statistics", "order_statistics_serial", "rank_lag1", "rank_summary"]
+__all__ = ["order_statistics", "order_statistics_serial", "rank_lag1", "rank_summary", "take_rows"]
 
 _SAMPLE_MIN, _SAMPLE_MAX = 64, 1024  # pivots come from a sample of about 2 sqrt(band) band values
 _SAMPLE_FACTOR = 2.0
+_CHAIN = 8  # bands wider than this many columns per row on average are walked with a carried pointer
 _PAD = 8  # columns per branch-free step of a walk
 _SEED = 0x5EED
 
@@ -51,27 +52,50 @@ def rank_summary(xs, ys, u, pooled, within, tied):
     n, m = xs.shape[1], ys.shape[1]
     for r in range(xs.shape[0]):
         x, y = xs[r], ys[r]
-        i = j = 0
-        twice_u = 0
-        pool = inner = 0.0
-        while i < n or j < m:
-            v = x[i] if j >= m or (i < n and x[i] <= y[j]) else y[j]
-            a = i
-            while a < n and x[a] == v:
-                a += 1
-            b = j
-            while b < m and y[b] == v:
-                b += 1
-            tx, ty = a - i, b - j
-            twice_u += tx * (2 * j + ty)
-            t = float(tx + ty)
-            pool += t * t * t - t
-            inner += float(tx) ** 3 - tx + float(ty) ** 3 - ty
-            i, j = a, b
+        # U from a two-pointer merge; ties are rare, so the tie terms get a second pass only when there are some
+        j = k = 0
+        twice_u = equal = 0
+        for i in range(n):
+            xi = x[i]
+            while j < m and y[j] < xi:
+                j += 1
+            k = max(k, j)
+            while k < m and y[k] <= xi:
+                k += 1
+            twice_u += j + k
+            equal += k - j
         u[r] = twice_u / 2
-        pooled[r] = pool
-        within[r] = inner
-        tied[r] = pool > 0.0
+        any_tie = equal > 0
+        for i in range(n - 1):
+            any_tie |= x[i] == x[i + 1]
+        for j in range(m - 1):
+            any_tie |= y[j] == y[j + 1]
+        pooled[r] = within[r] = 0.0
+        tied[r] = any_tie
+        if any_tie:
+            pooled[r], within[r] = _tie_terms(x, y)
+
+
+@numba.njit(cache=True, nogil=True)
+def _tie_terms(x, y):
+    """``sum(t^3 - t)`` over the tie groups of the pooled sorted samples, and over those of each sample."""
+    n, m = x.size, y.size
+    i = j = 0
+    pool = inner = 0.0
+    while i < n or j < m:
+        v = x[i] if j >= m or (i < n and x[i] <= y[j]) else y[j]
+        a = i
+        while a < n and x[a] == v:
+            a += 1
+        b = j
+        while b < m and y[b] == v:
+            b += 1
+        tx, ty = float(a - i), float(b - j)
+        t = tx + ty
+        pool += t * t * t - t
+        inner += tx * tx * tx - tx + ty * ty * ty - ty
+        i, j = a, b
+    return pool, inner
 
 
 @numba.njit(cache=True, nogil=True)
@@ -98,6 +122,15 @@ def rank_lag1(sorted_rows, order, num, den):
             b += c[t] * c[t]
         num[r] = a
         den[r] = b + c[n - 1] * c[n - 1]
+
+
+@numba.njit(cache=True, nogil=True)
+def take_rows(values, order, out):
+    """``out[r] = values[r][order[r]]`` (``np.take_along_axis`` without its temporaries)."""
+    for r in range(values.shape[0]):
+        v, o, w = values[r], order[r], out[r]
+        for k in range(values.shape[1]):
+            w[k] = v[o[k]]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -145,35 +178,38 @@ def _split(x, yp, m, cut):
 
 
 @numba.njit(cache=True, nogil=True)
+def _partition(v, lo, hi):
+    """Three-way partition of ``v[lo:hi]`` around the median of its first, middle and last values: returns
+    ``(i, j)`` with ``v[lo:i] < p``, ``v[i:j] == p`` (never empty) and ``v[j:hi] > p``. Lomuto's scheme with an
+    unconditional swap, so no branch depends on the data."""
+    a, b, c = v[lo], v[(lo + hi) >> 1], v[hi - 1]
+    p = max(min(a, b), min(max(a, b), c))
+    i = lo
+    for k in range(lo, hi):
+        w = v[k]
+        v[k] = v[i]
+        v[i] = w
+        i += w < p
+    j = i
+    for k in range(i, hi):
+        w = v[k]
+        v[k] = v[j]
+        v[j] = w
+        j += w <= p
+    return i, j
+
+
+@numba.njit(cache=True, nogil=True)
 def _nth(v, lo, hi, k):
     """Move the k-th smallest of ``v[lo:hi]`` to ``v[k]``, smaller ones before it, larger after (in place)."""
-    while hi - lo > 16:
-        mid = (lo + hi) >> 1
-        a, b, c = v[lo], v[mid], v[hi - 1]
-        p = max(min(a, b), min(max(a, b), c))
-        i, j = lo, hi - 1
-        while i <= j:
-            while v[i] < p:
-                i += 1
-            while v[j] > p:
-                j -= 1
-            if i <= j:
-                v[i], v[j] = v[j], v[i]
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j + 1
-        elif k >= i:
-            lo = i
+    while hi - lo > 1:
+        i, j = _partition(v, lo, hi)
+        if k < i:
+            hi = i
+        elif k >= j:
+            lo = j
         else:
             return
-    for i in range(lo + 1, hi):
-        w = v[i]
-        j = i - 1
-        while j >= lo and v[j] > w:
-            v[j + 1] = v[j]
-            j -= 1
-        v[j + 1] = w
 
 
 @numba.njit(cache=True, nogil=True)
@@ -182,42 +218,27 @@ def _multiselect(v, size, ks):
     that descends only into the parts holding a wanted rank, O(size log len(ks))."""
     if ks.size == 0:
         return
-    stack = np.empty((ks.size, 4), np.int64)
-    stack[0] = 0, size, 0, ks.size  # a range of v and the range of ks inside it
+    stack = np.empty((ks.size, 4), np.int64)  # disjoint runs of ks with the part of v that holds them
+    stack[0] = 0, size, 0, ks.size
     top = 1
     while top:
         top -= 1
         lo, hi, qa, qb = stack[top]
-        if hi - lo <= 16 or qb - qa == 1:
+        if qb - qa == 1 or hi - lo <= 1:
             _nth(v, lo, hi, ks[qa])
-            if qb - qa > 1:
-                for q in range(qa + 1, qb):
-                    _nth(v, ks[q - 1], hi, ks[q])
             continue
-        mid = (lo + hi) >> 1
-        a, b, c = v[lo], v[mid], v[hi - 1]
-        p = max(min(a, b), min(max(a, b), c))
-        i, j = lo, hi - 1
-        while i <= j:
-            while v[i] < p:
-                i += 1
-            while v[j] > p:
-                j -= 1
-            if i <= j:
-                v[i], v[j] = v[j], v[i]
-                i += 1
-                j -= 1
+        i, j = _partition(v, lo, hi)
         q1 = qa
-        while q1 < qb and ks[q1] <= j:
+        while q1 < qb and ks[q1] < i:
             q1 += 1
         q2 = q1
-        while q2 < qb and ks[q2] < i:
-            q2 += 1  # ranks between j and i hold the pivot's value already
-        if q1 > qa:  # the stack holds disjoint, non-empty runs of ks: at most len(ks) of them
-            stack[top] = lo, j + 1, qa, q1
+        while q2 < qb and ks[q2] < j:
+            q2 += 1  # ranks in [i, j) hold the pivot's value already
+        if q1 > qa:
+            stack[top] = lo, i, qa, q1
             top += 1
         if qb > q2:
-            stack[top] = i, hi, q2, qb
+            stack[top] = j, hi, q2, qb
             top += 1
 
 
@@ -404,7 +425,7 @@ def _row(xs, ys, ranks, band_max, out, r):
         yp[:m] = ys[r]
     yp[cols_m:] = np.inf
     pool = np.empty((rows_n, 4 * ranks.shape[1]), np.int32)
-    buf = np.empty(max(band_max, _SAMPLE_MAX) + 1)
+    buf = np.empty(max(band_max, _SAMPLE_MAX) + _PAD)
     _select(x, yp, cols_m, ranks[r], band_max, out[r], pool, buf)
 
 

@@ -260,8 +260,8 @@ def order_statistics(xs: np.ndarray, ys: np.ndarray, ranks: np.ndarray) -> np.nd
     jit = kernels()
     if jit is not None:
         out = np.empty(ranks.shape)
-        # past a band of about 2 (n + m) values a selection in place costs more than another walk
-        band = n * m if n * m <= _BRUTE_MAX else max(_BAND_MIN, 2 * (n + m))
+        # past a band of about n + m values a selection in place costs more than another walk
+        band = n * m if n * m <= _BRUTE_MAX else max(_BAND_MIN, n + m)
         # threads pay off from about a million differences to select in
         run = jit.order_statistics if nb > 1 and nb * n * m >= 1 << 20 else jit.order_statistics_serial
         run(np.ascontiguousarray(xs), np.ascontiguousarray(ys), np.ascontiguousarray(ranks), band, out)

@@ -67,38 +67,45 @@ def _lag1(arms: list[tuple[np.ndarray, np.ndarray, int]]) -> tuple[np.ndarray, n
     return np.where(usable, phi, 0.0), usable, int(round(n))
 
 
-def _row_lag(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lag-1 sum and sum of squares of each centred row, with the BLAS dot products ``lag1`` uses."""
-    c = values - values.mean(axis=1, keepdims=True)
-    num, den = np.empty(len(c)), np.empty(len(c))
-    for r, row in enumerate(c):
-        num[r], den[r] = float(row[1:] @ row[:-1]), float(row @ row)
-    return num, den
+def _row_lag(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lag-1 sum and sum of squares of each row centred once more, as ``lag1`` computes them (``np.vecdot`` is the
+    BLAS dot of ``c[1:] @ c[:-1]`` row by row)."""
+    c = c - c.mean(axis=1, keepdims=True)
+    return np.vecdot(c[:, 1:], c[:, :-1]), np.vecdot(c, c)
 
 
 def _welch(b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """``autocorrelation.welch_p`` of each row pair (rows of finite values)."""
+    """``autocorrelation.welch_p`` of each row pair (rows of finite values), a block of rows at a time so that the
+    temporaries stay in cache."""
     nb, nc = b.shape[1], c.shape[1]
     out = np.full(len(b), np.nan)
     if nb < 2 or nc < 2:
         return out
-    var = b.var(axis=1, ddof=1) / nb + c.var(axis=1, ddof=1) / nc
-    ok = var > 0
-    if not ok.any():
-        return out
-    b, c, var = b[ok], c[ok], var[ok]
-    # lag1 of the values centred per arm, which lag1 centres once more
-    arms = [(*_row_lag(v - v.mean(axis=1, keepdims=True)), v.shape[1]) for v in (b, c) if v.shape[1] >= MIN_POINTS]
-    phi, usable, n = _lag1(arms)
+    step = max(1, (1 << 18) // (nb + nc))
+    for lo in range(0, len(b), step):
+        out[lo:lo + step] = _welch_block(b[lo:lo + step], c[lo:lo + step])
+    return out
+
+
+def _welch_block(b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    nb, nc = b.shape[1], c.shape[1]
+    out = np.full(len(b), np.nan)
     mb, mc = b.mean(axis=1), c.mean(axis=1)
+    cb, cc = b - mb[:, None], c - mc[:, None]
+    # ndarray.var(ddof=1): the same mean, centring, squares and sum
+    var = np.add.reduce(cb * cb, axis=1) / (nb - 1) / nb + np.add.reduce(cc * cc, axis=1) / (nc - 1) / nc
+    ok = var > 0
+    arms = [(*_row_lag(v), v.shape[1]) for v in (cb, cc) if v.shape[1] >= MIN_POINTS]
+    phi, usable, n = _lag1(arms)
     total = nb + nc
     vif = np.ones(len(b))
     if n:
-        for r in np.flatnonzero(usable):
+        for r in np.flatnonzero(usable & ok):
             p = float(phi[r])
             vif[r] = ar1_vif(p + WELCH_MARGIN * (1 - min(max(p, 0.0), 1.0) ** 2) / math.sqrt(total), n)
-    t = np.abs(mc - mb) / np.sqrt(vif * var)
-    out[ok] = np.minimum(1.0, 2 * student_t.sf(t, np.maximum(total / vif - 2.0, 1.0)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.abs(mc - mb) / np.sqrt(vif * var)
+    out[ok] = np.minimum(1.0, 2 * student_t.sf(t[ok], np.maximum(total / vif[ok] - 2.0, 1.0)))
     return out
 
 
@@ -134,10 +141,12 @@ def serial_batch(baselines: np.ndarray, canaries: np.ndarray, rank_lag: tuple[np
         a = 1.0 - confidence
         ratio = student_t.isf(a / 2, df[active]) / float(-ndtri(a / 2))
         interval_vif[active] = vif[active] * ratio * ratio
-        rows = np.flatnonzero(active)
-        finite = np.isfinite(baselines[rows]).all(axis=1) & np.isfinite(canaries[rows]).all(axis=1)
-        p_welch[rows[finite]] = _welch(baselines[rows[finite]], canaries[rows[finite]])
-        for r in rows[~finite]:
+        rows = np.flatnonzero(active & np.isfinite(baselines).all(axis=1) & np.isfinite(canaries).all(axis=1))
+        if rows.size == k:
+            p_welch = _welch(baselines, canaries)
+        elif rows.size:
+            p_welch[rows] = _welch(baselines[rows], canaries[rows])
+        for r in np.flatnonzero(active & np.isnan(p_welch)):  # infinite values: the scalar function
             p_welch[r] = welch_p(baselines[r], canaries[r])
     # an inactive adjustment is SerialAdjustment(phi, 1.0, n, n - 2, 1.0): for_params drops it
     n_eff[~active], df[~active] = float(n_all), float(n_all - 2)

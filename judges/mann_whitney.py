@@ -138,10 +138,11 @@ def _serial_rows(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, o
     if jit is None or orders is None:
         return None, [_serial(y[r], x[r], p) if on[r] else None for r, p in enumerate(params)]
     rows = np.flatnonzero(on)
+    pick = (lambda a: a) if rows.size == len(params) else (lambda a: a[rows])  # noqa: E731
     lag = tuple(np.empty(rows.size) for _ in range(4))
-    jit.rank_lag1(ys[rows], orders[1][rows], lag[0], lag[1])
-    jit.rank_lag1(xs[rows], orders[0][rows], lag[2], lag[3])
-    return (rows, serial_batch(y[rows], x[rows], lag, params[0].confidence)), None
+    jit.rank_lag1(pick(ys), pick(orders[1]), lag[0], lag[1])
+    jit.rank_lag1(pick(xs), pick(orders[0]), lag[2], lag[3])
+    return (rows, serial_batch(pick(y), pick(x), lag, params[0].confidence)), None
 
 
 def _judge_group(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, orders, params: list[JudgeParams],
@@ -237,6 +238,8 @@ def judge_many(baselines: Sequence[np.ndarray] | np.ndarray, canaries: Sequence[
         rows = np.flatnonzero(test)
         if rows.size:
             sel = [idx[r] for r in rows]
+            if rows.size == len(idx):
+                rows = slice(None)  # every row: views, not copies
             try:
                 res = _judge_group(x[rows], y[rows], xs[rows], ys[rows],
                                    None if orders is None else (orders[0][rows], orders[1][rows]),
