@@ -62,7 +62,7 @@ class RankSummary:
 def rank_summary(xs: np.ndarray, ys: np.ndarray) -> RankSummary:
     """Rank statistics of rows of sorted samples: U from merge positions, tie terms only where there are ties."""
     b = len(xs)
-    jit = _pairwise.kernels()
+    jit = _pairwise.kernels(b * (xs.shape[1] + ys.shape[1]))
     if jit is not None:
         out = np.empty(b), np.empty(b), np.empty(b), np.empty(b, bool)
         jit.rank_summary(np.ascontiguousarray(xs, dtype=float), np.ascontiguousarray(ys, dtype=float), *out)

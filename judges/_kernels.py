@@ -2,7 +2,7 @@
 selection of order statistics of the pairwise differences.
 
 Samples are sorted by numpy before they get here (its SIMD sort is about ten times numba's). Every kernel takes
-2-D arrays, one metric per row, and runs the rows in parallel.
+2-D arrays, one metric per row, and releases the GIL, so that callers can run blocks of rows on threads.
 
 * :func:`rank_summary`: U of the first sample (mid-ranks), the pooled tie term ``sum(t^3 - t)``, the same term
   within each sample and whether anything is tied, from one linear merge of the two sorted rows.
@@ -14,14 +14,16 @@ Samples are sorted by numpy before they get here (its SIMD sort is about ten tim
   differences form a matrix that decreases along each row and increases down each column, so ``{D <= t}`` is a
   staircase, counted by a two-pointer walk in O(n + m) (Johnson and Mizoguchi, "Selecting the Kth element in
   X + Y and X1 + X2 + ... + Xm", SIAM J. Comput. 7, 1978; Monahan, "Fast computation of the Hodges-Lehmann
-  location estimator", ACM TOMS 10, 1984). The candidates lie in a band between a lower and an upper staircase;
-  each round places two pivots around the wanted rank, either as order statistics of a stratified sample of the
-  band (jitter from a fixed-seed xorshift, so the result and the work are deterministic) or, when the previous
-  round at least halved the band, by interpolating the ranks between the band's two bounding values (regula
-  falsi) with a margin of about 3 sqrt(band). A sampled pivot is a band element and is counted both ways (``<``
-  and ``<=``), so every sampling round removes it at least, which bounds the work on any data, ties included.
-  A band of at most ``band_max`` values is copied out and selected in place. Smooth data take one sampling
-  round and two or three interpolations: O((n + m) log(n + m)) time, O(n + m) memory per metric.
+  location estimator", ACM TOMS 10, 1984). The candidates for a wanted rank lie in a band between a lower and an
+  upper staircase; each round places two pivots around the rank: order statistics of a stratified sample of the
+  band (one sample of the whole matrix serves every rank in the first round; the jitter comes from a fixed-seed
+  xorshift, so results and work are deterministic) or, once a round has at least halved the band, values
+  interpolated between the band's bounding values (regula falsi) with a margin of about 3 sqrt(band). The lower
+  pivot counts ``D <= p``, the upper one ``D < p``; a sampled pivot is a band value, so a sampling round either
+  shrinks the band or shows it to be one repeated value, which bounds the work on any data, ties included. A band
+  of at most ``band_max`` values is copied out and selected in place (branch-free three-way quickselect). The
+  walks of all the wanted ranks share one pass over the rows, which overlaps their dependency chains. Smooth data
+  take one sampling round and two or three interpolations: O((n + m) log(n + m)) time, O(n + m) memory.
 """
 
 from __future__ import annotations
@@ -31,11 +33,9 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["order_statistics", "order_statistics_serial", "rank_lag1", "rank_summary", "take_rows"]
+__all__ = ["order_statistics", "rank_lag1", "rank_summary"]
 
-_SAMPLE_MIN, _SAMPLE_MAX = 64, 1024  # pivots come from a sample of about 2 sqrt(band) band values
-_SAMPLE_FACTOR = 2.0
-_CHAIN = 8  # bands wider than this many columns per row on average are walked with a carried pointer
+_SAMPLE_MIN, _SAMPLE_MAX = 64, 1024  # pivots come from a sample of about sqrt(band) band values
 _PAD = 8  # columns per branch-free step of a walk
 _SEED = 0x5EED
 
@@ -122,15 +122,6 @@ def rank_lag1(sorted_rows, order, num, den):
             b += c[t] * c[t]
         num[r] = a
         den[r] = b + c[n - 1] * c[n - 1]
-
-
-@numba.njit(cache=True, nogil=True)
-def take_rows(values, order, out):
-    """``out[r] = values[r][order[r]]`` (``np.take_along_axis`` without its temporaries)."""
-    for r in range(values.shape[0]):
-        v, o, w = values[r], order[r], out[r]
-        for k in range(values.shape[1]):
-            w[k] = v[o[k]]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -252,7 +243,7 @@ def _next(state):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _sample_size(w):
-    return min(w, max(_SAMPLE_MIN, min(_SAMPLE_MAX, int(_SAMPLE_FACTOR * math.sqrt(w)))))
+    return min(w, max(_SAMPLE_MIN, min(_SAMPLE_MAX, int(math.sqrt(w)))))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -429,17 +420,10 @@ def _row(xs, ys, ranks, band_max, out, r):
     _select(x, yp, cols_m, ranks[r], band_max, out[r], pool, buf)
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def order_statistics(xs, ys, ranks, band_max, out):
     """``out[r, t] = (D_(ranks[r, t, 0]), D_(ranks[r, t, 1]))`` of the differences ``xs[r, i] - ys[r, j]`` of
     rows sorted ascending (``ranks[r, t, 1]`` is ``ranks[r, t, 0]`` or one more); bands of at most ``band_max``
-    values are selected directly. The rows run in parallel."""
-    for r in numba.prange(xs.shape[0]):
-        _row(xs, ys, ranks, band_max, out, r)
-
-
-@numba.njit(cache=True, nogil=True)
-def order_statistics_serial(xs, ys, ranks, band_max, out):
-    """:func:`order_statistics` on one thread (a few rows: starting threads would cost more)."""
+    values are selected directly. Releases the GIL: callers run blocks of rows on threads."""
     for r in range(xs.shape[0]):
         _row(xs, ys, ranks, band_max, out, r)

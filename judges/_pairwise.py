@@ -25,6 +25,9 @@ ranks. NaN must not be passed.
 
 from __future__ import annotations
 
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import numpy as np
@@ -37,15 +40,32 @@ _BAND_MIN = 256        # bands up to max(this, (n + m) / 2) values are materiali
 _SIGN = np.int64(-(2 ** 63))
 
 
+# Points (sum of n + m over the metrics of a call) from which the compiled kernels are used: loading numba and
+# the cached kernels costs about 0.3 s in a new process (their first compilation, once, about 10 s), as much as
+# the numpy path spends on some 500 metrics of 360 points per arm or 30 of 10,000.
+JIT_MIN_POINTS = 1 << 19
+
+
+def kernels(points: float = math.inf):
+    """The compiled kernels (``judges._kernels``) for a call covering ``points`` values, or None below
+    ``JIT_MIN_POINTS`` or where numba is not installed: the caller then takes the numpy path, with the same
+    results."""
+    return _load() if points >= JIT_MIN_POINTS else None
+
+
 @cache
-def kernels():
-    """The compiled kernels (``judges._kernels``), or None where numba is not installed: every caller then takes
-    the numpy path, with the same results."""
+def _load():
     try:
         from . import _kernels
     except ImportError:
         return None
     return _kernels
+
+
+def _threads(rows: int, points: int) -> int:
+    """Threads for a kernel call over ``rows`` metrics (the kernels release the GIL): one per CPU from some 65,000
+    points, with at least 16 metrics each."""
+    return max(1, min(os.cpu_count() or 1, rows // 16)) if points >= 1 << 16 else 1
 
 
 def _sub(a, b) -> np.ndarray:
@@ -257,14 +277,21 @@ def order_statistics(xs: np.ndarray, ys: np.ndarray, ranks: np.ndarray) -> np.nd
     ranks = np.asarray(ranks, dtype=np.int64)
     nb, n = xs.shape
     m = ys.shape[1]
-    jit = kernels()
+    jit = kernels(nb * (n + m))
     if jit is not None:
         out = np.empty(ranks.shape)
         # past a band of about n + m values a selection in place costs more than another walk
         band = n * m if n * m <= _BRUTE_MAX else max(_BAND_MIN, n + m)
-        # threads pay off from about a million differences to select in
-        run = jit.order_statistics if nb > 1 and nb * n * m >= 1 << 20 else jit.order_statistics_serial
-        run(np.ascontiguousarray(xs), np.ascontiguousarray(ys), np.ascontiguousarray(ranks), band, out)
+        xs, ys, ranks = np.ascontiguousarray(xs), np.ascontiguousarray(ys), np.ascontiguousarray(ranks)
+        workers = _threads(nb, nb * (n + m))
+        if workers == 1:
+            jit.order_statistics(xs, ys, ranks, band, out)
+        else:
+            step = -(-nb // workers)
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(lambda lo: jit.order_statistics(xs[lo:lo + step], ys[lo:lo + step],
+                                                              ranks[lo:lo + step], band, out[lo:lo + step]),
+                              range(0, nb, step)))
         return out
     if n * m <= _BRUTE_MAX:
         return _brute(xs, ys, ranks.reshape(nb, -1)).reshape(ranks.shape)

@@ -134,8 +134,8 @@ def _serial_rows(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, o
     """The serial-correlation correction of each row (``autocorrelation.for_params``): one ``SerialBatch`` over the
     rows that have it on, from the compiled rank lag sums, or (without numba) a list of ``SerialAdjustment``."""
     on = np.array([bool(p.options.get("autocorrelation", True)) for p in params])
-    jit = _pairwise.kernels()
-    if jit is None or orders is None:
+    jit = _pairwise.kernels() if orders is not None else None  # argsorted for the kernels
+    if jit is None:
         return None, [_serial(y[r], x[r], p) if on[r] else None for r, p in enumerate(params)]
     rows = np.flatnonzero(on)
     pick = (lambda a: a) if rows.size == len(params) else (lambda a: a[rows])  # noqa: E731
@@ -218,11 +218,11 @@ def judge_many(baselines: Sequence[np.ndarray] | np.ndarray, canaries: Sequence[
             out[i] = shortcut(b.values, c.values, plist[i], _base(b, c))
         else:
             groups.setdefault((c.values.size, b.values.size, plist[i].confidence), []).append(i)
-    jit = _pairwise.kernels()
     for idx in groups.values():
         x = np.stack([prepared[i][1].values for i in idx])
         y = np.stack([prepared[i][0].values for i in idx])
         orders = None
+        jit = _pairwise.kernels(x.size + y.size)
         if jit is not None and any(plist[i].options.get("autocorrelation", True) for i in idx):
             # the rank autocorrelation needs each value's rank in time order: sort by an argsort
             orders = np.argsort(x, axis=1), np.argsort(y, axis=1)
