@@ -48,10 +48,16 @@ def render(result: AnalysisResult, color: bool = False, only_failed: bool = Fals
         s = m.statistics
         label = m.classification.value.upper() + (" (critical)" if m.critical else "") + \
             (" (muted)" if m.muted else "")
-        ci = f"{fmt(s.estimate)} [{fmt(s.ci_lower)}, {fmt(s.ci_upper)}]" if s.estimate == s.estimate else "-"
+        if s.estimate != s.estimate:
+            ci = "-"
+        elif s.ci_lower != s.ci_lower and s.ci_upper != s.ci_upper:  # a statistic without an interval
+            ci = fmt(s.estimate)
+        else:
+            ci = f"{fmt(s.estimate)} [{fmt(s.ci_lower)}, {fmt(s.ci_upper)}]"
         rows.append([m.name, m.group, label, fmt(s.baseline_median), fmt(s.canary_median), ci, fmt(s.p_value, 3),
                      fmt(s.effect_size, 3), f"{s.n_baseline}/{s.n_canary}"])
-        if m.classification.value != "pass" or m.warnings:
+        notable_pass = m.reason and not m.reason.startswith(("no shift", "The canary and baseline data are identical"))
+        if m.classification.value != "pass" or m.warnings or notable_pass:
             note = m.reason or ""
             if m.warnings:
                 note = (note + "; " if note else "") + "; ".join(m.warnings)

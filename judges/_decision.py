@@ -89,7 +89,29 @@ def decide(params: JudgeParams, stats: Statistics, what: str = "shift") -> Judge
             return Judgement(Classification.LOW,
                              f"{params.name} is lower{tag}: {interval} lies below the tolerance -{_fmt(bound)}{gate}",
                              critical=critical, statistics=stats)
-    return Judgement(Classification.PASS, "", statistics=stats)
+    return Judgement(Classification.PASS, _pass_reason(params, interval, bound, lo, hi, es, measure),
+                     statistics=stats)
+
+
+def _pass_reason(params: JudgeParams, interval: str, bound: float, lo: float, hi: float, es: float,
+                 measure: str) -> str:
+    """Why a computed interval passed: the question users ask when a visible shift does not fail."""
+    allowed_inc, allowed_dec, _, _ = params.effect_size.thresholds()
+    up = params.direction in (Direction.INCREASE, Direction.EITHER)
+    down = params.direction in (Direction.DECREASE, Direction.EITHER)
+    if lo > bound:
+        if up:
+            return (f"{interval} clears the tolerance +{_fmt(bound)}, but {measure} {_fmt(es)} is below the "
+                    f"allowed increase {_fmt(allowed_inc)}")
+        return f"{interval} is higher, but only a decrease is a regression for this metric"
+    if hi < -bound:
+        if down:
+            return (f"{interval} clears the tolerance -{_fmt(bound)}, but {measure} {_fmt(es)} is above the "
+                    f"allowed decrease {_fmt(allowed_dec)}")
+        return f"{interval} is lower, but only an increase is a regression for this metric"
+    if lo > 0 or hi < 0:
+        return f"{interval} excludes 0 but not the tolerance +/-{_fmt(bound)} ({params.tolerance:g} x |shift|)"
+    return f"no shift: {interval} contains 0"
 
 
 def error(params: JudgeParams, message: str, stats: Statistics | None = None) -> Judgement:
