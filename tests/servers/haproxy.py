@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Mapping
 
+from . import stop_process
+
 READY_TIMEOUT = 10.0
 
 
@@ -120,14 +122,7 @@ class HAProxyServer:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
     def __enter__(self) -> "HAProxyServer":
         return self.start() if self.proc is None else self

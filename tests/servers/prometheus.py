@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from . import stop_process
+
 READY_TIMEOUT = 30.0
 
 
@@ -184,18 +186,7 @@ class PrometheusServer:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.kill(proc.pid, signal.SIGCONT)  # a paused process cannot act on SIGTERM
-        except ProcessLookupError:
-            return
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, resume_first=True)  # tests pause it with SIGSTOP to play a hung server
 
     def __enter__(self) -> "PrometheusServer":
         return self.start() if self.proc is None else self
