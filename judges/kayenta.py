@@ -18,7 +18,7 @@ from scipy.stats import norm
 from ._decision import decide, effect_size, error, shortcut
 from ._types import Judgement, JudgeParams, Statistics
 from ._zeroin import zeroin
-from .preprocessing import prepare
+from .preprocessing import counts, prepare
 
 __all__ = ["WilcoxonCI", "judge", "wilcoxon_ci"]
 
@@ -181,11 +181,7 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
     base, can = prepare(baseline, params), prepare(canary, params)
     x, y = can.values, base.values
     es, ratio = effect_size(y, x, params)
-    extra: dict[str, float] = {
-        "mean_ratio": ratio,
-        "n_nan_baseline": base.n_nan, "n_nan_canary": can.n_nan,
-        "n_outliers_baseline": base.n_outliers, "n_outliers_canary": can.n_outliers,
-    }
+    extra: dict[str, float] = {"mean_ratio": ratio, **counts(base, can)}
     stats = Statistics(n_baseline=int(y.size), n_canary=int(x.size), effect_size=es,
                        baseline_median=_median(y), canary_median=_median(x), extra=extra)
     early = shortcut(y, x, params, stats)

@@ -30,7 +30,7 @@ from .autocorrelation import for_params as _serial
 from ._hodges_lehmann import rank_summary, shift_intervals
 from ._types import EffectMeasure, Judgement, JudgeParams, OutlierStrategy, Statistics
 from ._serial_batch import serial_batch
-from .preprocessing import Prepared, prepare
+from .preprocessing import Prepared, counts, prepare
 
 __all__ = ["judge", "judge_many", "mann_whitney_test"]
 
@@ -51,12 +51,7 @@ def _base(b: Prepared, c: Prepared) -> Statistics:
     """What is known before any test: sizes, medians and the preprocessing counts."""
     med = lambda v: float(np.median(v)) if v.size else np.nan  # noqa: E731
     return Statistics(n_baseline=b.values.size, n_canary=c.values.size, baseline_median=med(b.values),
-                      canary_median=med(c.values), extra=_counts(b, c))
-
-
-def _counts(b: Prepared, c: Prepared) -> dict[str, float]:
-    return {"n_nan_baseline": b.n_nan, "n_nan_canary": c.n_nan,
-            "n_outliers_baseline": b.n_outliers, "n_outliers_canary": c.n_outliers}
+                      canary_median=med(c.values), extra=counts(b, c))
 
 
 def mann_whitney_test(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams, *,
@@ -146,7 +141,7 @@ def _serial_rows(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, o
 
 
 def _judge_group(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, orders, params: list[JudgeParams],
-                 counts: list[dict]) -> list[Judgement]:
+                 dropped: list[dict]) -> list[Judgement]:
     """Judge rows of canary ``x`` and baseline ``y`` (time order; ``xs``, ``ys`` sorted, ``orders`` their argsorts
     or None) of one shape and one confidence level."""
     n, m = xs.shape[1], ys.shape[1]
@@ -178,14 +173,14 @@ def _judge_group(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, o
         extra = {"u": u, "mean_ratio": rt, "ci_confidence": conf, "ci_exact": exact, **corrected.get(r, {})}
         one = serial is not None and serial[r] is not None
         if not one:
-            extra.update(counts[r])  # the key order of judge(): test, correction, preprocessing counts
+            extra.update(dropped[r])  # the key order of judge(): test, correction, preprocessing counts
         stats = Statistics(
             n_baseline=m, n_canary=n, estimate=est, ci_lower=lo, ci_upper=hi, p_value=pv,
             effect_size=cl if prm.effect_size.measure is EffectMeasure.CLES else rt, baseline_median=med_b,
             canary_median=med_c, extra=extra)
         if one:
             stats = serial[r].apply(stats)
-            stats = replace(stats, extra={**stats.extra, **counts[r]})
+            stats = replace(stats, extra={**stats.extra, **dropped[r]})
         out.append(decide(prm, stats))
     return out
 
@@ -243,7 +238,7 @@ def judge_many(baselines: Sequence[np.ndarray] | np.ndarray, canaries: Sequence[
             try:
                 res = _judge_group(x[rows], y[rows], xs[rows], ys[rows],
                                    None if orders is None else (orders[0][rows], orders[1][rows]),
-                                   [plist[i] for i in sel], [_counts(*prepared[i]) for i in sel])
+                                   [plist[i] for i in sel], [counts(*prepared[i]) for i in sel])
             except Exception:  # fall back to one metric at a time, so that a failure stays with its metric
                 res = [judge(baselines[i], canaries[i], plist[i]) for i in sel]
             for i, j in zip(sel, res):

@@ -52,3 +52,9 @@ def prepare(values: np.ndarray, params: JudgeParams) -> Prepared:
         n_out = int(mask.sum())
         x = x[~mask]
     return Prepared(x, n_nan, n_out)
+
+
+def counts(baseline: Prepared, canary: Prepared) -> dict[str, float]:
+    """What preprocessing dropped or replaced on each side, as the judges report it in ``Statistics.extra``."""
+    return {"n_nan_baseline": baseline.n_nan, "n_nan_canary": canary.n_nan,
+            "n_outliers_baseline": baseline.n_outliers, "n_outliers_canary": canary.n_outliers}

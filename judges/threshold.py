@@ -17,7 +17,7 @@ import numpy as np
 
 from ._decision import _fmt, error, nodata
 from ._types import Classification, Judgement, JudgeParams, Statistics
-from .preprocessing import Prepared, prepare
+from .preprocessing import Prepared, counts, prepare
 
 __all__ = ["STATISTICS", "judge"]
 
@@ -56,8 +56,7 @@ def _stats(b: Prepared, c: Prepared, value: float, base: float, rel: float) -> S
     med = lambda v: float(np.median(v)) if v.size else math.nan  # noqa: E731
     return Statistics(n_baseline=b.values.size, n_canary=c.values.size, estimate=value, effect_size=rel,
                       baseline_median=med(b.values), canary_median=med(c.values),
-                      extra={"baseline_statistic": base, "n_nan_baseline": b.n_nan, "n_nan_canary": c.n_nan,
-                             "n_outliers_baseline": b.n_outliers, "n_outliers_canary": c.n_outliers})
+                      extra={"baseline_statistic": base, **counts(b, c)})
 
 
 def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judgement:
