@@ -20,8 +20,9 @@ def write_atomic(path: str | Path, text: str) -> None:
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"{path}: directory {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=parent)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -31,8 +32,9 @@ def write_atomic(path: str | Path, text: str) -> None:
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; outputs are meant to be shared (CI artifacts)
         os.replace(tmp, p)
     except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
         raise UsageError(f"{path}: cannot write: {e.strerror or e}") from None
