@@ -72,7 +72,8 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
     -------
     Judgement
         nodata without canary data, or without baseline data when a ratio bound is set; high when over ``upper``
-        or ``max_ratio``; low when under ``lower`` or ``min_ratio``; pass otherwise. ``estimate`` is the canary
+        or ``max_ratio``; low when under ``lower`` or ``min_ratio``; error when no bound failed but the statistic
+        (or the ratio a ratio bound needs) is NaN, as infinite values of both signs make it; pass otherwise. ``estimate`` is the canary
         statistic and ``effect_size`` the ratio (NaN without baseline data). High and low of a critical metric
         are critical.
     """
@@ -110,4 +111,8 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
         if failed:
             tag = " (critical)" if params.critical else ""
             return Judgement(label, reason + tag, critical=params.critical, statistics=stats)
+    # NaN fails every comparison above: a statistic of inf - inf (e.g. histogram_quantile's +Inf) must not pass
+    if math.isnan(value) or (relative and math.isnan(rel)):
+        undefined = "" if math.isnan(value) else f" against the baseline {params.statistic} {_fmt(base)}"
+        return error(params, f"{params.statistic} {_fmt(value)}{undefined} is undefined (infinite values)", stats)
     return Judgement(Classification.PASS, "", statistics=stats)

@@ -100,6 +100,17 @@ def test_infinite_values_are_compared():
     assert j.classification is Classification.HIGH and "inf" in j.reason
 
 
+@pytest.mark.parametrize("baseline, canary, params", [
+    (np.ones(3), np.array([np.inf, -np.inf, 1.0]), JudgeParams(name="lat", upper=10.0, critical=True)),
+    (np.array([np.inf, 1.0]), np.array([np.inf, 1.0]), JudgeParams(name="lat", statistic="max", max_ratio=1.5,
+                                                                    critical=True)),
+])
+def test_an_undefined_statistic_never_passes(baseline, canary, params):
+    with np.errstate(invalid="ignore"):
+        j = judge(baseline, canary, params)
+    assert j.classification is Classification.ERROR and "undefined" in j.reason and j.critical
+
+
 @pytest.mark.parametrize("params, message", [
     (JudgeParams(name="cpu", statistic="p50", upper=1.0), r"`statistic` of cpu must be one of \{mean, median"),
     (JudgeParams(name="cpu"), "needs at least one of `upper`, `lower`"),
