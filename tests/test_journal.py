@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -136,3 +137,12 @@ def test_a_lock_dies_with_its_process_even_on_kill_9(tmp_path):
     while holder(lock) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     FileLock(lock, "x").acquire().release()
+
+
+def test_a_corrupt_journal_does_not_keep_its_lock(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"event": "start", "run": "a", "t": 1}\nnot json\n{"event": "end", "t": 2}\n')
+    for _ in range(2):  # the second open must fail the same way, not as "already running"
+        with pytest.raises(DataError, match="line 2"):
+            Journal(path).open()
+    assert holder(Path(f"{path}.lock")) is None

@@ -140,6 +140,17 @@ class Journal:
         if not self.path.parent.is_dir():
             raise UsageError(f"{self.path}: directory {self.path.parent} does not exist")
         self._lock.acquire()
+        try:
+            records = self._open_locked()
+            self._seq = max((int(r.get("seq", 0)) for r in records), default=0)
+        except BaseException:
+            self.close()  # a corrupt or unreadable journal must not keep the lock for the rest of the process
+            raise
+        starts = [r for r in records if r["event"] == "start"]
+        self.run = starts[-1].get("run") if starts else None
+        return self
+
+    def _open_locked(self) -> list[dict[str, Any]]:
         created = not self.path.exists()
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         size = os.fstat(self._fd).st_size
@@ -152,11 +163,7 @@ class Journal:
                 os.ftruncate(self._fd, keep)
         if created:
             _fsync_dir(self.path.parent)
-        records = read_records(self.path)
-        self._seq = max((int(r.get("seq", 0)) for r in records), default=0)
-        starts = [r for r in records if r["event"] == "start"]
-        self.run = starts[-1].get("run") if starts else None
-        return self
+        return read_records(self.path)
 
     def close(self) -> None:
         if self._fd is not None:
