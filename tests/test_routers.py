@@ -239,6 +239,15 @@ def test_command_router_timeout_and_unreadable_output(tmp_path):
         missing.set_weights(50, 50)
 
 
+def test_command_router_that_cannot_be_executed_is_a_router_error(tmp_path):
+    script = tmp_path / "set-weights"
+    script.write_text("echo no interpreter line\n")  # no #!: exec fails with ENOEXEC
+    script.chmod(0o755)
+    router = build({"type": "command", "set": [str(script)]})
+    with pytest.raises(RouterError, match="cannot run: .*set-weights: Exec format error"):
+        router.set_weights(50, 50)
+
+
 # -- webhook ----------------------------------------------------------------------------------------------------
 
 class Receiver:

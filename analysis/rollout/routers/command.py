@@ -74,6 +74,8 @@ class CommandRouter:
             raise RouterError(f"router command not found: {argv[0]}") from None
         except PermissionError:
             raise RouterError(f"router command not executable: {argv[0]}") from None
+        except OSError as e:  # e.g. a script without a #! line (ENOEXEC): a router error, so the rollout halts
+            raise RouterError(f"router command cannot run: {argv[0]}: {e.strerror or e}") from None
         except subprocess.TimeoutExpired:
             raise RouterError(f"router command timed out after {self.timeout:g}s: {shlex.join(argv)}") from None
         if p.returncode != 0:
