@@ -1,7 +1,8 @@
 """canary-engine judges: pure statistics (numpy, scipy). Never imports ``analysis``.
 
-A judge is ``judge(baseline, canary, params) -> Judgement``. Built-ins are registered in ``JUDGES`` the same way
-third-party judges are (entry point group ``canary_engine.judges``).
+A judge is ``judge(baseline, canary, params) -> Judgement``. Built-ins are ``"module:function"`` targets in
+``_BUILTIN``, loaded lazily like the third-party judges of the entry point group ``canary_engine.judges``; both are
+found through :func:`get_judge` (a built-in name wins).
 """
 
 from __future__ import annotations
