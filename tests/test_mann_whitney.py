@@ -30,7 +30,7 @@ from scipy.stats import mannwhitneyu
 
 from judges import Classification, Direction, JudgeParams, NanStrategy, OutlierStrategy, get_judge
 from judges import _pairwise
-from judges._hodges_lehmann import null_cdf, shift_interval, shift_intervals
+from judges._hodges_lehmann import null_cdf, shift_interval
 from judges._pairwise import count_below, kth_difference, order_statistics
 from judges.mann_whitney import judge, judge_many, mann_whitney_test
 
