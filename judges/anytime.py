@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ._decision import decide, effect_size, error, nodata, shortcut
+from ._decision import _fmt, decide, effect_size, error, nodata, shortcut
 from ._types import Classification, Direction, Judgement, JudgeParams, NanStrategy, Statistics
 from .rate import counts, dispersion
 from .sequential import SequentialResult, count_test, mean_test
@@ -91,8 +91,8 @@ def _decide_rate(params: JudgeParams, stats: Statistics, B: float, C: float, Nb:
     (below) 1 and clears its effect-size gate; a critical metric escalates past its critical threshold."""
     allowed_inc, allowed_dec, crit_inc, crit_dec = params.effect_size.thresholds()
     r, p, level = stats.estimate, stats.p_value, 1.0 - params.confidence
-    what = (f"rate ratio {_g(r)} (anytime p {_g(p)} <= {_g(level)}; {params.confidence:.0%} confidence sequence "
-            f"{_g(stats.ci_lower)} to {_g(stats.ci_upper)}; {C:.7g} events in {Nc:.7g} canary vs {B:.7g} in "
+    what = (f"rate ratio {_fmt(r)} (anytime p {_fmt(p)} <= {_fmt(level)}; {params.confidence:.0%} confidence sequence "
+            f"{_fmt(stats.ci_lower)} to {_fmt(stats.ci_upper)}; {C:.7g} events in {Nc:.7g} canary vs {B:.7g} in "
             f"{Nb:.7g} baseline)")
     if p <= level and r > 1 and params.direction is not Direction.DECREASE and r >= allowed_inc:
         critical = params.critical and r >= crit_inc
@@ -103,10 +103,6 @@ def _decide_rate(params: JudgeParams, stats: Statistics, B: float, C: float, Nb:
         return Judgement(Classification.LOW, f"{params.name} is lower{' (critical)' if critical else ''}: {what}",
                          critical=critical, statistics=stats)
     return Judgement(Classification.PASS, "", statistics=stats)
-
-
-def _g(v: float) -> str:
-    return f"{v:.4g}" if math.isfinite(v) else ("inf" if v > 0 else "-inf")
 
 
 def _paired(baseline, canary, params: JudgeParams) -> tuple[np.ndarray, np.ndarray]:

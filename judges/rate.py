@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import betainc
 from scipy.stats import beta as beta_dist
 
-from ._decision import error, nodata
+from ._decision import _fmt, error, nodata
 from ._types import Classification, Direction, Judgement, JudgeParams, NanStrategy, Statistics
 from .autocorrelation import value_vif
 
@@ -164,10 +164,6 @@ def dispersion(rc: RateCounts) -> tuple[float, int]:
     # clusters of neighbouring steps are not independent when the arms' rates wander: Newey-West-style AR(1) VIF
     vif, _ = value_vif(resid)
     return max(1.0, float(resid @ resid) * vif / binomial * (df + 1) / df), df
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.4g}" if math.isfinite(v) else ("inf" if v > 0 else str(v))
 
 
 def _count(v: float) -> str:
