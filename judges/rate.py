@@ -217,7 +217,7 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
 
 
 def decide_ratio(params: JudgeParams, stats: Statistics, B: float, C: float, Nb: float, Nc: float) -> Judgement:
-    """High/low/pass from a rate-ratio interval (shared with the sequential count judge)."""
+    """High/low/pass from a rate-ratio interval (the anytime judge decides on its p-value, ``anytime._decide_rate``)."""
     allowed_inc, allowed_dec, crit_inc, crit_dec = params.effect_size.thresholds()
     r, lo, hi = stats.estimate, stats.ci_lower, stats.ci_upper
     what = (f"rate ratio {_fmt(r)} ({params.confidence:.0%} CI {_fmt(lo)} to {_fmt(hi)}; "
