@@ -73,9 +73,9 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
     Judgement
         nodata without canary data, or without baseline data when a ratio bound is set; high when over ``upper``
         or ``max_ratio``; low when under ``lower`` or ``min_ratio``; error when no bound failed but the statistic
-        (or the ratio a ratio bound needs) is NaN, as infinite values of both signs make it; pass otherwise. ``estimate`` is the canary
-        statistic and ``effect_size`` the ratio (NaN without baseline data). High and low of a critical metric
-        are critical.
+        (or the ratio a ratio bound needs) is NaN, as infinite values of both signs make it; pass otherwise.
+        ``estimate`` is the canary statistic and ``effect_size`` the ratio (NaN without baseline data). High, low
+        and error of a critical metric are critical.
     """
     _check(params)
     b, c = prepare(baseline, params), prepare(canary, params)
