@@ -89,3 +89,15 @@ def test_recording_metadata_is_read_back(tmp_path):
     assert any("missing 1 points" in w for w in pair.warnings())
     narrow = c.collect(cfg.metrics, type(c.window())(1704067200.0, 1704067230.0))["lat"]
     assert narrow.baseline.missing == 0
+
+
+@pytest.mark.parametrize("meta", ["[1]", '["ab"]', "5"])
+def test_metadata_that_is_not_an_object_is_a_data_error(tmp_path, meta):
+    p = write(tmp_path, f"# canary: {meta}\n" + HEADER + "lat,canary,1,2\n")
+    with pytest.raises(DataError, match="line 1: metadata must be a JSON object"):
+        FileCollector(p)
+
+
+def test_a_recorded_window_that_is_not_an_object_falls_back_to_the_data_span(tmp_path):
+    c = FileCollector(write(tmp_path, '# canary: {"window": 5}\n' + HEADER + "lat,canary,10,2\nlat,canary,20,3\n"))
+    assert (c.window().start, c.window().end) == (10.0, 20.0)

@@ -32,9 +32,13 @@ def _read_metadata(path: Path) -> tuple[dict[str, Any], int]:
             body = line[1:].strip()
             if body.startswith("canary:"):
                 try:
-                    meta.update(json.loads(body[len("canary:"):]))
+                    entry = json.loads(body[len("canary:"):])
                 except json.JSONDecodeError as e:
                     raise DataError(f"{path}: line {skipped}: invalid metadata JSON: {e.msg}") from None
+                if not isinstance(entry, dict):
+                    raise DataError(f"{path}: line {skipped}: metadata must be a JSON object, "
+                                    f"got {type(entry).__name__}")
+                meta.update(entry)
     return meta, skipped
 
 
@@ -144,8 +148,8 @@ class FileCollector:
         """The recorded window if the file says so, else the span of its timestamps."""
         import pandas as pd
 
-        w = self.metadata.get("window") or {}
-        if "start" in w and "end" in w:
+        w = self.metadata.get("window")
+        if isinstance(w, dict) and "start" in w and "end" in w:
             try:
                 start = pd.Timestamp(w["start"]).timestamp()
                 end = pd.Timestamp(w["end"]).timestamp()
