@@ -101,3 +101,13 @@ def test_metadata_that_is_not_an_object_is_a_data_error(tmp_path, meta):
 def test_a_recorded_window_that_is_not_an_object_falls_back_to_the_data_span(tmp_path):
     c = FileCollector(write(tmp_path, '# canary: {"window": 5}\n' + HEADER + "lat,canary,10,2\nlat,canary,20,3\n"))
     assert (c.window().start, c.window().end) == (10.0, 20.0)
+
+
+@pytest.mark.parametrize("tz", [None, "UTC"])
+def test_parquet_timestamp_column_is_read_as_epoch_seconds(tmp_path, tz):
+    ts = pd.to_datetime([1704067200, 1704067215], unit="s")
+    df = pd.DataFrame({"metric": ["lat"] * 2, "scope": ["canary"] * 2,
+                       "timestamp": ts.tz_localize(tz) if tz else ts, "value": [1.0, 2.0]})
+    p = tmp_path / "d.parquet"
+    df.to_parquet(p)
+    assert FileCollector(p).series("lat", "canary").timestamps.tolist() == [1704067200.0, 1704067215.0]

@@ -45,6 +45,12 @@ def _read_metadata(path: Path) -> tuple[dict[str, Any], int]:
 def _parse_timestamps(col, lines: np.ndarray, source: str) -> np.ndarray:
     import pandas as pd
 
+    if pd.api.types.is_datetime64_any_dtype(col):  # Parquet's timestamp type; to_numeric would give nanoseconds
+        if col.isna().any():
+            line = int(lines[int(np.flatnonzero(col.isna().to_numpy())[0])])
+            raise DataError(f"{source}: line {line}: timestamp is missing")
+        secs = (pd.to_datetime(col, utc=True) - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+        return secs.to_numpy(dtype=float)
     as_num = pd.to_numeric(col, errors="coerce")
     out = as_num.to_numpy(dtype=float, copy=True)
     todo = np.isnan(out)
