@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from _rollout_helpers import METRIC
+from servers import stop_process
 from analysis.cli import COMMANDS, main
 
 
@@ -128,7 +129,10 @@ def test_a_second_rollout_of_the_same_service_is_refused_while_the_first_runs(tm
                                                                                         "canary": 25}
     finally:
         first.send_signal(signal.SIGTERM)  # ends like Ctrl-C: journal intact, exit 130
-        first.communicate(timeout=10)
+        try:
+            first.communicate(timeout=10)
+        finally:
+            stop_process(first)  # by its PID, should it not have ended
     assert first.returncode == 130
     rc, out, _ = run("status", "--state", str(tmp_path / "a.jsonl"), capsys=capsys)
     assert "INTERRUPTED" in out and "--resume continues it" in out

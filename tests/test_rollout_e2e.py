@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from conftest import _in_ci, require_prometheus
+from servers import stop_process
 from servers.backends import Backend, Load
 from servers.haproxy import HAProxyServer, binary as haproxy_binary
 from servers.prometheus import PrometheusServer
@@ -118,10 +119,24 @@ def write_config(tmp_path: Path, haproxy: HAProxyServer, service: str = "shop", 
     return path
 
 
-def canary(*args: str, env_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "CANARY_LOCK_DIR": str(env_dir / "locks")}
-    return subprocess.Popen([sys.executable, "-m", "analysis.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+@pytest.fixture
+def canary():
+    """Starts ``canary ARGS...`` in the background; whatever is still running at teardown (a test that failed
+    mid-rollout) is stopped by its PID, before the HAProxy it drives goes away."""
+    procs: list[subprocess.Popen] = []
+
+    def start(*args: str, env_dir: Path) -> subprocess.Popen:
+        env = {**os.environ, "CANARY_LOCK_DIR": str(env_dir / "locks")}
+        proc = subprocess.Popen([sys.executable, "-m", "analysis.cli", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        stop_process(proc)
+        for pipe in (proc.stdout, proc.stderr):
+            pipe.close()
 
 
 def records(state: Path) -> list[dict]:
@@ -146,7 +161,7 @@ def started(stage: str):
     return lambda recs: any(r["event"] == "weights_applied" and r["stage"] == stage for r in recs)
 
 
-def test_canary_that_turns_bad_midway_is_rolled_back(stack, haproxy, tmp_path):
+def test_canary_that_turns_bad_midway_is_rolled_back(stack, haproxy, tmp_path, canary):
     blue, green, prom, _ = stack
     config, state = write_config(tmp_path, haproxy), tmp_path / "state.jsonl"
     with Load(haproxy.url) as load:
@@ -172,7 +187,7 @@ def test_canary_that_turns_bad_midway_is_rolled_back(stack, haproxy, tmp_path):
 
 
 def test_two_services_roll_out_at_once_a_healthy_one_is_promoted_a_slow_one_rolled_back(stack, haproxy,
-                                                                                          tmp_path):
+                                                                                          tmp_path, canary):
     blue, green, prom, backends = stack
     slow = backends["next"]
     with make_haproxy(tmp_path / "cart-haproxy", backends["stable"], slow) as cart_ha:
@@ -198,7 +213,7 @@ def test_two_services_roll_out_at_once_a_healthy_one_is_promoted_a_slow_one_roll
     assert latency["classification"] == "high"
 
 
-def test_kill_9_mid_step_resumes_from_the_last_completed_step(stack, haproxy, tmp_path):
+def test_kill_9_mid_step_resumes_from_the_last_completed_step(stack, haproxy, tmp_path, canary):
     blue, green, prom, _ = stack
     config, state = write_config(tmp_path, haproxy), tmp_path / "state.jsonl"
     with Load(haproxy.url):
@@ -229,7 +244,7 @@ def test_kill_9_mid_step_resumes_from_the_last_completed_step(stack, haproxy, tm
     assert [r["weights"]["canary"] for r in after if r["event"] == "weights_applied"] == [20, 50, 100]
 
 
-def test_blue_green_switches_then_rolls_back_when_green_breaks_after_the_switch(stack, haproxy, tmp_path):
+def test_blue_green_switches_then_rolls_back_when_green_breaks_after_the_switch(stack, haproxy, tmp_path, canary):
     blue, green, prom, _ = stack
     config = write_config(tmp_path, haproxy, strategy="blue-green", steps=None, scale_down_delay="30s")
     raw = yaml.safe_load(config.read_text())
@@ -254,7 +269,7 @@ def test_blue_green_switches_then_rolls_back_when_green_breaks_after_the_switch(
     assert window["baseline"]["end"] <= window["canary"]["start"]  # blue before the switch, green after it
 
 
-def test_blue_green_promotes_and_keeps_blue_until_the_scale_down_delay(stack, haproxy, tmp_path):
+def test_blue_green_promotes_and_keeps_blue_until_the_scale_down_delay(stack, haproxy, tmp_path, canary):
     blue, green, prom, _ = stack
     marker = tmp_path / "scaled-down"
     raw = yaml.safe_load(write_config(tmp_path, haproxy).read_text())
