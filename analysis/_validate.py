@@ -26,8 +26,8 @@ def parse_duration(value: Any) -> float:
         return float(value)
     if isinstance(value, str):
         m = _DURATION.match(value)
-        if m:
-            return float(m.group(1)) * _UNITS[m.group(2)]
+        if m and math.isfinite(seconds := float(m.group(1)) * _UNITS[m.group(2)]):
+            return seconds
     raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {value!r}")
 
 

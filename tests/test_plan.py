@@ -149,7 +149,8 @@ def test_cli(tmp_path, capsys):
     d = json.loads((tmp_path / "plan.json").read_text())
     assert d["duration_s"] == 3600 and {m["name"] for m in d["metrics"]} == {"latency_ms", "errors", "memory_mb"}
     for args, message in ((["--split", "1.5", "--duration", "1h"], "--split"), ([], "--duration DURATION"),
-                          (["--effect", "-1"], "--effect")):
+                          (["--effect", "-1"], "--effect"), (["--effect", "inf"], "--effect"),
+                          (["--duration", "9" * 400 + "s"], "--duration")):
         with pytest.raises(SystemExit) as e:
             main(["plan", str(config), "--data", str(tmp_path / "r.csv"), *args])
         assert e.value.code == 2 and message in capsys.readouterr().err

@@ -78,7 +78,7 @@ def plan(config: str, data: str, duration: str | None, effect: float | None, spl
         raise UsageError("give --duration DURATION, --effect FRACTION, or both")
     if seconds is not None and seconds <= 0:
         raise UsageError("--duration must be longer than zero")
-    if effect is not None and not effect > 0:
+    if effect is not None and not 0 < effect < math.inf:
         raise UsageError("--effect must be a relative regression > 0, e.g. 0.1")
     if not 0 < split < 1:
         raise UsageError("--split must be in (0, 1)")
