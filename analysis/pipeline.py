@@ -29,9 +29,10 @@ def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair
         return Judgement(Classification.ERROR, f"{m.name}: {pair.error}", critical=m.critical,
                          statistics=Statistics(n_baseline=len(pair.baseline), n_canary=len(pair.canary)))
     if m.denominator is not None:
-        den = pairs[m.denominator]
-        if den.error:
-            return Judgement(Classification.ERROR, f"{m.name}: denominator {m.denominator} failed: {den.error}",
+        den = pairs.get(m.denominator)
+        if den is None or den.error:
+            why = den.error if den is not None else "the collector returned nothing"
+            return Judgement(Classification.ERROR, f"{m.name}: denominator {m.denominator} failed: {why}",
                              critical=m.critical)
         params = dataclasses.replace(params, options={**params.options,
                                                       "baseline_denominator": den.baseline.values,

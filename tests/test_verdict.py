@@ -66,3 +66,19 @@ def test_must_have_data_missing_never_passes():
 
 def test_all_muted_is_nodata():
     assert verdict([Scored("a", "g", C.PASS, muted=True)]).value is VerdictValue.NODATA
+
+
+def test_a_denominator_the_collector_left_out_is_an_error_never_a_pass():
+    import numpy as np
+
+    from analysis.config import parse_config
+    from analysis.pipeline import judge_pairs
+    from analysis.series import SamplePair, Series
+
+    cfg = parse_config({"metrics": [{"name": "errors", "judge": "rate", "denominator": "requests"},
+                                    {"name": "requests"}]})
+    s = Series(np.arange(60.0), np.full(60, 3.0))
+    result = judge_pairs(cfg, {"errors": SamplePair("errors", s, s)}, None)
+    assert result.metric("errors").classification is C.ERROR
+    assert "denominator requests failed" in result.metric("errors").reason
+    assert result.verdict.value is not VerdictValue.PASS
