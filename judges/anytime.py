@@ -41,15 +41,16 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
     overdispersion (as in ``rate``) divides the counts. ``options.concentration`` is the prior concentration
     (default 30). The test is one-sided in the metric's direction (two-sided for ``either``); the metric is high
     (low) when that anytime p-value is at most ``1 - confidence`` with the ratio above (below) 1, subject to the
-    effect-size gates. The reported interval is the two-sided confidence sequence. Baseline and canary must be
-    aligned per step (they are truncated to the shorter one otherwise).
+    effect-size gates. The reported interval is the two-sided confidence sequence. Baseline, canary and the
+    denominators must be aligned per step (they are truncated to the shortest one otherwise).
     """
     opts = params.options
     try:
         rc = counts(baseline, canary, params)
     except ValueError as exc:
         return error(params, str(exc))
-    n = min(rc.baseline.size, rc.canary.size)
+    # per-step shares and the dispersion need all four series on the same steps
+    n = min(rc.baseline.size, rc.canary.size, rc.baseline_exposure.size, rc.canary_exposure.size)
     b, c = rc.baseline[:n], rc.canary[:n]
     nb, nc = rc.baseline_exposure[:n], rc.canary_exposure[:n]
     B, C, Nb, Nc = float(b.sum()), float(c.sum()), float(nb.sum()), float(nc.sum())
@@ -58,7 +59,8 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
     stats = Statistics(n_baseline=int(rc.baseline.size), n_canary=int(rc.canary.size), baseline_median=med(b),
                        canary_median=med(c), extra=extra)
     if n == 0:
-        return nodata(params, rc.baseline.size, rc.canary.size, stats)
+        return nodata(params, min(rc.baseline.size, rc.baseline_exposure.size),
+                      min(rc.canary.size, rc.canary_exposure.size), stats)
     has_den = "baseline_denominator" in opts or "canary_denominator" in opts
     if has_den:
         if Nb == 0 or Nc == 0:

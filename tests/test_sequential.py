@@ -206,6 +206,20 @@ def test_sequential_rate_judge_edge_cases():
     assert judge(zeros, zeros + 2, _rate_params()).classification is Classification.HIGH
 
 
+def test_sequential_rate_judge_truncates_shorter_denominators_too():
+    rng = np.random.default_rng(8)
+    nb, nc = rng.poisson(2000, 25).astype(float), rng.poisson(2000, 25).astype(float)
+    b = rng.binomial(2000, 0.001, 30).astype(float)
+    c = rng.binomial(2000, 0.003, 30).astype(float)
+    judge = get_judge("sequential-rate")
+    j = judge(b, c, _rate_params(baseline_denominator=nb, canary_denominator=nc))
+    same = judge(b[:25], c[:25], _rate_params(baseline_denominator=nb, canary_denominator=nc))
+    assert j.classification is same.classification is Classification.HIGH
+    assert j.statistics.extra["looks"] == 25 and j.statistics.estimate == same.statistics.estimate
+    empty = judge(b, c, _rate_params(baseline_denominator=nb, canary_denominator=np.zeros(0)))
+    assert empty.classification is Classification.NODATA and "no canary data points" in empty.reason
+
+
 def test_sequential_mean_judge():
     rng = np.random.default_rng(3)
     x = rng.normal(100, 10, 60)
