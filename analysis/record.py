@@ -18,8 +18,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +74,7 @@ def _csv_text(pairs: Mapping[str, SamplePair], meta: Mapping[str, Any]) -> str:
     return buf.getvalue()
 
 
-def _write_parquet(path: Path, pairs: Mapping[str, SamplePair], meta: Mapping[str, Any]) -> None:
+def _parquet_bytes(path: Path, pairs: Mapping[str, SamplePair], meta: Mapping[str, Any]) -> bytes:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -93,14 +91,9 @@ def _write_parquet(path: Path, pairs: Mapping[str, SamplePair], meta: Mapping[st
                       "timestamp": pa.array(cols["timestamp"], pa.float64()),
                       "value": pa.array(cols["value"], pa.float64())})
     table = table.replace_schema_metadata({"canary": json.dumps(meta, allow_nan=False)})
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise UsageError(f"{path}: cannot write: {e.strerror or e}") from None
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
 
 
 def write_recording(path: str | Path, pairs: Mapping[str, SamplePair], meta: Mapping[str, Any]) -> None:
@@ -109,12 +102,8 @@ def write_recording(path: str | Path, pairs: Mapping[str, SamplePair], meta: Map
     from .commands._output import write_atomic
 
     p = Path(path)
-    if not (p.parent if str(p.parent) else Path(".")).is_dir():
-        raise UsageError(f"{path}: directory {p.parent} does not exist")
-    if p.suffix.lower() in (".parquet", ".pq"):
-        _write_parquet(p, pairs, meta)
-    else:
-        write_atomic(p, _csv_text(pairs, meta))
+    parquet = p.suffix.lower() in (".parquet", ".pq")
+    write_atomic(p, _parquet_bytes(p, pairs, meta) if parquet else _csv_text(pairs, meta))
 
 
 def record(config: CanaryConfig, collector: Collector, window: Window, path: str | Path,

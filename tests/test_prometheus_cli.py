@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
+import numpy as np
 import pytest
 import yaml
 
 from servers import datasets
 from servers.prometheus import free_port
+
+from analysis.collectors.file import read_frame
+from analysis.record import write_recording
+from analysis.series import SamplePair, Series, Window
 
 WINDOW = ["--start", "2024-01-01T00:00:00Z", "--end", "2024-01-01T01:00:00Z"]
 
@@ -225,3 +231,20 @@ def test_commands_have_help():
     for command in ("analyze", "record"):
         r = canary(command, "--help")
         assert r.returncode == 0 and "--prometheus-url" in r.stdout and "--start" in r.stdout
+
+
+@pytest.mark.parametrize("name", ["rec.csv", "rec.parquet"])
+def test_a_recording_is_written_whole_with_the_same_permissions_as_csv_or_parquet(tmp_path, name):
+    ts = np.arange(3.0) + 1_700_000_000
+    pair = SamplePair("latency", Series(ts, np.array([1.0, 2.0, np.nan])), Series(ts, np.array([3.0, 4.0, 5.0])))
+    umask = os.umask(0o022)
+    try:
+        window = Window(ts[0], ts[-1])
+        write_recording(tmp_path / name, {"latency": pair}, {"window": window.to_dict()})
+    finally:
+        os.umask(umask)
+    assert (tmp_path / name).stat().st_mode & 0o777 == 0o644  # a CI artifact others can read, not mkstemp's 0600
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    frame, meta = read_frame(tmp_path / name)
+    assert meta["window"] == window.to_dict()
+    assert frame["value"].tolist()[3:] == [3.0, 4.0, 5.0] and frame["value"].isna().sum() == 1

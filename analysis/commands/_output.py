@@ -10,8 +10,12 @@ from pathlib import Path
 from ..errors import UsageError
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` (``-`` is stdout) so that a reader never sees a half-written file."""
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Write ``text`` (or ``bytes``) to ``path`` (``-`` is stdout) so that a reader never sees a half-written file."""
+    if str(path) == "-" and isinstance(text, bytes):
+        sys.stdout.buffer.write(text)
+        sys.stdout.flush()
+        return
     if str(path) == "-":
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
@@ -23,7 +27,7 @@ def write_atomic(path: str | Path, text: str) -> None:
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
