@@ -155,3 +155,10 @@ def test_demo_passes_healthy_and_fails_regression(capsys):
     rc, out, _ = run("demo", capsys=capsys)
     assert "healthy     verdict PASS" in out and "regression  verdict FAIL" in out
     assert rc == 0
+
+
+def test_two_outputs_on_stdout_are_a_usage_error(tmp_path, capsys):
+    cfg = write_config(tmp_path / "c.yaml", [{"name": "a"}])
+    data = write_data(tmp_path / "d.csv", {"a": 0.0})
+    rc, out, err = run("analyze", str(cfg), "--data", str(data), "--json", "-", "--summary-md", "-", capsys=capsys)
+    assert rc == 2 and "only one output can go to stdout" in err and out == ""

@@ -21,6 +21,8 @@ def report_options(f):
     """
     @functools.wraps(f)
     def command(*args, report_path=None, summary_md=None, junit_path=None, **kwargs):
+        if sum(p == "-" for p in (report_path, summary_md, junit_path, kwargs.get("json_path"))) > 1:
+            raise UsageError("only one output can go to stdout ('-')")
         click.get_current_context().meta[_META_KEY] = {"html": report_path, "markdown": summary_md,
                                                        "junit": junit_path}
         return f(*args, **kwargs)
