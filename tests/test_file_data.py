@@ -29,6 +29,7 @@ def write(tmp_path, body, name="d.csv"):
     ("", "the file is empty"),
     (HEADER, "no rows"),
     (HEADER + ",canary,1,2\n", "line 2: empty metric name"),
+    (HEADER + "lat,canary,1,2\nlat,canary,inf,2\n", "line 3: timestamp 'inf' is not a finite time"),
 ])
 def test_bad_files_get_one_line_errors(tmp_path, body, what):
     p = write(tmp_path, body)

@@ -53,6 +53,10 @@ def _parse_timestamps(col, lines: np.ndarray, source: str) -> np.ndarray:
         return secs.to_numpy(dtype=float)
     as_num = pd.to_numeric(col, errors="coerce")
     out = as_num.to_numpy(dtype=float, copy=True)
+    infinite = np.isinf(out)
+    if infinite.any():
+        i = int(np.flatnonzero(infinite)[0])
+        raise DataError(f"{source}: line {int(lines[i])}: timestamp {str(col.iloc[i]).strip()!r} is not a finite time")
     todo = np.isnan(out)
     if todo.any():
         text = col[todo].astype(str).str.strip()
