@@ -88,8 +88,10 @@ class Reader:
         v = self.raw(name, default)
         if v is default and default is not _MISSING:
             return v
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise self.error(f"expected a number, got {_type_name(v)} {v!r}", name)
+        if not math.isfinite(v):
+            raise self.error(f"expected a finite number, got {v!r}", name)
         if lo is not None and (v < lo or (lo_open and v == lo)):
             raise self.error(f"must be {'>' if lo_open else '>='} {lo:g}; got {v!r}", name)
         if hi is not None and (v > hi or (hi_open and v == hi)):

@@ -43,6 +43,7 @@ def m(**kw):
     ({**BASE, "scoring": {"pass": 170}}, "scoring.pass", "must be <= 100"),
     ({**BASE, "prometheus": {"step": "fast"}}, "prometheus.step", "duration"),
     ({**BASE, "extra": 1}, "extra", "unknown key"),
+    ({**BASE, "scoring": {"pass": float("nan")}}, "scoring.pass", "expected a finite number, got nan"),
 ])
 def test_errors_name_the_key_path(data, where, what):
     with pytest.raises(ConfigError) as e:
