@@ -163,7 +163,9 @@ def _plan_metric(m: MetricConfig, base, den, duration, effect, split, power, lev
                           scale / centre, mde=mde, needed=needed, note=note)
     if m.judge in RATE_JUDGES:
         lam = float(np.mean(v))
-        rate = lam / float(np.nanmean(den.values)) if den is not None and den.values.size else math.nan
+        den_values = den.values[np.isfinite(den.values)] if den is not None else np.zeros(0)
+        den_mean = float(np.mean(den_values)) if den_values.size else 0.0
+        rate = lam / den_mean if den_mean else math.nan
         one_sided = min((1 - m.params.confidence) / 2, level / 2)
         if lam == 0:
             k = math.ceil(math.log(one_sided) / math.log(split))

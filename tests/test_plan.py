@@ -154,3 +154,14 @@ def test_cli(tmp_path, capsys):
         with pytest.raises(SystemExit) as e:
             main(["plan", str(config), "--data", str(tmp_path / "r.csv"), *args])
         assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_rate_metric_with_an_all_zero_denominator_plans_without_a_rate(tmp_path):
+    lines = ["metric,scope,timestamp,value"]
+    lines += [f"errors,baseline,{60 * i},{i % 3}" for i in range(120)]
+    lines += [f"requests,baseline,{60 * i},0" for i in range(120)]
+    (tmp_path / "r.csv").write_text("\n".join(lines) + "\n")
+    cfg = parse_config({"metrics": [{"name": "errors", "judge": "rate", "denominator": "requests"},
+                                    {"name": "requests", "muted": True}]})
+    row = _row(plan(cfg, FileCollector(tmp_path / "r.csv"), duration=3600), "errors")
+    assert math.isnan(row.baseline_rate) and row.mde > 0
