@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import pytest
 import yaml
 
 from _rollout_helpers import METRIC
-from servers import stop_process
+from servers import free_port, stop_process
 from analysis.cli import COMMANDS, main
 
 
@@ -29,12 +28,6 @@ def run(*args, capsys):
         main(list(args))
     out, err = capsys.readouterr()
     return e.value.code, out, err
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write(tmp_path, rollout: dict | None, name="svc.yaml", **top):
@@ -94,7 +87,7 @@ def test_usage_errors_exit_2(tmp_path, capsys):
 def test_prometheus_down_halts_with_exit_4_at_the_last_safe_weights(tmp_path, capsys):
     cfg = write(tmp_path, DRY)
     state = tmp_path / "s.jsonl"
-    rc, out, err = run("rollout", str(cfg), "--prometheus-url", f"http://127.0.0.1:{closed_port()}",
+    rc, out, err = run("rollout", str(cfg), "--prometheus-url", f"http://127.0.0.1:{free_port()}",
                        "--state", str(state), "--json", str(tmp_path / "r.json"), capsys=capsys)
     assert rc == 4, err
     lines = [json.loads(line) for line in out.splitlines()]
@@ -112,7 +105,7 @@ def test_a_second_rollout_of_the_same_service_is_refused_while_the_first_runs(tm
     cfg = write(tmp_path, {**DRY, "interval": "60s"})
     env = {**os.environ, "CANARY_LOCK_DIR": str(tmp_path / "locks")}
     first = subprocess.Popen([sys.executable, "-m", "analysis.cli", "rollout", str(cfg), "--prometheus-url",
-                              f"http://127.0.0.1:{closed_port()}", "--state", str(tmp_path / "a.jsonl")],
+                              f"http://127.0.0.1:{free_port()}", "--state", str(tmp_path / "a.jsonl")],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 20
@@ -141,7 +134,7 @@ def test_a_second_rollout_of_the_same_service_is_refused_while_the_first_runs(tm
 def test_status_finds_the_state_file_from_the_config(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = write(tmp_path, DRY)
-    rc, _, _ = run("rollout", str(cfg), "--prometheus-url", f"http://127.0.0.1:{closed_port()}", capsys=capsys)
+    rc, _, _ = run("rollout", str(cfg), "--prometheus-url", f"http://127.0.0.1:{free_port()}", capsys=capsys)
     assert rc == 4 and (tmp_path / "canary-rollout-shop.jsonl").exists()
     rc, out, _ = run("status", str(cfg), capsys=capsys)
     assert rc == 0 and "shop (canary): HALTED" in out
@@ -151,7 +144,7 @@ def test_status_finds_the_state_file_from_the_config(tmp_path, capsys, monkeypat
 
 def test_json_to_stdout_moves_the_progress_to_stderr(tmp_path, capsys):
     cfg = write(tmp_path, DRY)
-    rc, out, err = run("rollout", str(cfg), "--prometheus-url", f"http://127.0.0.1:{closed_port()}", "--state",
+    rc, out, err = run("rollout", str(cfg), "--prometheus-url", f"http://127.0.0.1:{free_port()}", "--state",
                        str(tmp_path / "s.jsonl"), "--json", "-", capsys=capsys)
     assert rc == 4
     assert json.loads(out)["outcome"] == "halted"  # one document

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 
 
@@ -25,3 +26,10 @@ def stop_process(proc: subprocess.Popen | None, resume_first: bool = False) -> N
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (the servers retry when another process takes it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

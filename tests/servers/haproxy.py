@@ -20,19 +20,13 @@ import time
 from pathlib import Path
 from typing import Mapping
 
-from . import stop_process
+from . import free_port, stop_process
 
 READY_TIMEOUT = 10.0
 
 
 def binary() -> str | None:
     return shutil.which("haproxy")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def admin_command(address: tuple[str, int], cmd: str, timeout: float = 5.0) -> str:

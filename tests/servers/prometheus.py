@@ -16,7 +16,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from . import stop_process
+from . import free_port, stop_process
 
 READY_TIMEOUT = 30.0
 
@@ -33,12 +32,6 @@ READY_TIMEOUT = 30.0
 def binaries() -> tuple[str | None, str | None]:
     """Paths of ``prometheus`` and ``promtool`` (None when missing)."""
     return shutil.which("prometheus"), shutil.which("promtool")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass(frozen=True)
