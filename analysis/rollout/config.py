@@ -42,8 +42,8 @@ class OnMarginal(StrEnum):
     CONTINUE = "continue"
 
 
-# Hook points. ``pre_*`` hooks can abort (the rollout is rolled back); the others run after a decision is final,
-# so a failure there is journaled and reported, never acted on.
+# Hook points. A failing aborting hook (pre_rollout, pre_step, post_step, pre_promote) rolls the rollout back; the
+# others run once a decision is final, so a failure there is journaled and reported, never acted on.
 ABORTING_HOOKS = ("pre_rollout", "pre_step", "post_step", "pre_promote")
 REPORTING_HOOKS = ("post_promote", "pre_rollback", "post_rollback", "scale_down", "post_rollout")
 HOOK_POINTS = ABORTING_HOOKS + REPORTING_HOOKS
