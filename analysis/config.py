@@ -320,6 +320,8 @@ def load_config(path: str | Path) -> CanaryConfig:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError(f"{source}: line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
+        except RecursionError:
+            raise ConfigError(f"{source}: invalid JSON: nested too deeply") from None
     else:
         import yaml
 
@@ -330,6 +332,8 @@ def load_config(path: str | Path) -> CanaryConfig:
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
             problem = getattr(e, "problem", None) or str(e).splitlines()[0]
             raise ConfigError(f"{source}: {where}invalid YAML: {problem}") from None
+        except RecursionError:
+            raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
     if data is None:
         raise ConfigError(f"{source}: the file is empty")
     return parse_config(data, source)

@@ -245,4 +245,6 @@ def load_result(path: str | Path) -> AnalysisResult:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: line {e.lineno}: not valid JSON: {e.msg}") from None
+    except RecursionError:
+        raise DataError(f"{path}: not valid JSON: nested too deeply") from None
     return result_from_dict(data, str(path))

@@ -109,3 +109,11 @@ def test_demo_config_validates():
     cfg = load_config(Path(__file__).resolve().parents[1] / "fixtures" / "demo" / "canary.yaml")
     assert [m.name for m in cfg.metrics][:2] == ["latency_p50_ms", "latency_p99_ms"]
     assert cfg.metric("error_rate").critical
+
+
+@pytest.mark.parametrize("name, text", [("deep.yaml", "metrics: " + "[" * 5000 + "]" * 5000),
+                                        ("deep.json", '{"metrics": ' + "[" * 100000 + "]" * 100000 + "}")])
+def test_a_file_nested_too_deeply_is_a_config_error(tmp_path, name, text):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(tmp_path / name)

@@ -216,3 +216,9 @@ def test_interval_runs_write_the_reports_of_the_final_verdict(tmp_path, capsys, 
     assert f"<title>{final.verdict.value.value.upper()}" in (tmp_path / "r.html").read_text()
     props = {p.get("name"): p.get("value") for p in ET.parse(tmp_path / "j.xml").getroot().iter("property")}
     assert props["verdict"] == final.verdict.value.value
+
+
+def test_a_result_nested_too_deeply_is_a_data_error(tmp_path):
+    (tmp_path / "r.json").write_text('{"metrics": ' + "[" * 100000 + "]" * 100000 + "}")
+    with pytest.raises(DataError, match="nested too deeply"):
+        load_result(tmp_path / "r.json")
