@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("canary: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as e:  # one line, like every other error, instead of click's usage block
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        click.echo(f"canary: error: {e.format_message()}{hint}", err=True)
+        sys.exit(2)
     except click.ClickException as e:
         e.show()
         sys.exit(2 if e.exit_code == 1 else e.exit_code)

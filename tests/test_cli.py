@@ -162,3 +162,11 @@ def test_two_outputs_on_stdout_are_a_usage_error(tmp_path, capsys):
     data = write_data(tmp_path / "d.csv", {"a": 0.0})
     rc, out, err = run("analyze", str(cfg), "--data", str(data), "--json", "-", "--summary-md", "-", capsys=capsys)
     assert rc == 2 and "only one output can go to stdout" in err and out == ""
+
+
+@pytest.mark.parametrize("args, what", [(["analyze"], "Missing argument 'CONFIG'"),
+                                        (["nonsense"], "No such command 'nonsense'"),
+                                        (["plan", "c.yaml", "--data", "d.csv", "--split", "abc"], "--split")])
+def test_usage_errors_are_one_line_exit_2(capsys, args, what):
+    rc, out, err = run(*args, capsys=capsys)
+    assert rc == 2 and what in err and len(err.strip().splitlines()) == 1 and err.startswith("canary: error: ")
