@@ -149,3 +149,19 @@ def test_json_to_stdout_moves_the_progress_to_stderr(tmp_path, capsys):
     assert rc == 4
     assert json.loads(out)["outcome"] == "halted"  # one document
     assert [json.loads(line)["event"] for line in err.splitlines()][-1] == "result"
+
+
+def test_a_closed_output_neither_stops_the_rollout_nor_changes_its_exit_code(tmp_path):
+    cfg, state = write(tmp_path, DRY), tmp_path / "s.jsonl"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the log reader is gone before the first line: every write fails with EPIPE
+    try:
+        done = subprocess.run([sys.executable, "-m", "analysis.cli", "rollout", str(cfg), "--prometheus-url",
+                               f"http://127.0.0.1:{free_port()}", "--state", str(state)], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=60,
+                              env={**os.environ, "CANARY_LOCK_DIR": str(tmp_path / "locks")})
+    finally:
+        os.close(write_end)
+    assert done.returncode == 4, done.stderr  # halted (Prometheus is down), as with a reader: not 0 or 1
+    end = [json.loads(line) for line in state.read_text().splitlines()][-1]
+    assert end["event"] == "end" and end["outcome"] == "halted" and end["weights"] == {"baseline": 100, "canary": 0}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import sys
 import threading
@@ -75,17 +76,36 @@ def rollout(config: str, prometheus_url: str | None, state: str | None, resume: 
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
-        observer.close()
+        try:
+            observer.close()
+        except OSError:
+            _silence(stream)
     if json_path:
         write_atomic(json_path, result.to_json())
     if tty:
-        click.echo(f"{result.outcome.value.upper().replace('_', ' ')} (exit {result.exit_code}): {result.reason}",
-                   file=stream)
-        for w in result.warnings:
-            click.echo(f"warning: {w}", file=stream)
+        lines = [f"{result.outcome.value.upper().replace('_', ' ')} (exit {result.exit_code}): {result.reason}",
+                 *(f"warning: {w}" for w in result.warnings)]
     else:
-        click.echo(json.dumps({"event": "result", **result.to_dict()}), file=stream)
+        lines = [json.dumps({"event": "result", **result.to_dict()})]
+    try:
+        for line in lines:
+            click.echo(line, file=stream)
+    except OSError:  # the reader went away: the outcome is in the journal and the exit code, not lost
+        _silence(stream)
     return result.exit_code
+
+
+def _silence(stream) -> None:
+    """Point a closed output at /dev/null, so the flush at exit cannot fail and replace the exit code."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 @click.command()

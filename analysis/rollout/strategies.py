@@ -122,17 +122,26 @@ class Rollout:
     # -- journal and display ------------------------------------------------------------------------------------
     def _record(self, event: str, **fields: Any) -> dict[str, Any]:
         rec = self.journal.append(event, **fields)
-        if self.observer is not None:
-            self.observer.record(rec)
+        self._show(lambda o: o.record(rec))
         return rec
+
+    def _show(self, call: Callable[[Observer], None]) -> None:
+        # display only: a closed output (the CI log reader went away) must not stop a rollout half-way
+        if self.observer is None:
+            return
+        try:
+            call(self.observer)
+        except OSError as e:
+            self.observer = None
+            self.warnings.append(f"progress display stopped: {e.strerror or e}")
 
     def _wait_until(self, t: float, phase: str) -> None:
         while (left := t - self.clock.now()) > 0:
             if self.observer is not None:
-                self.observer.tick({"stage": self.current.name if self.current else None, "phase": phase,
-                                    "left": left, "weights": self.weights, "last_verdict": self.last_verdict,
-                                    "index": self.plan.index(self.current) + 1 if self.current else 0,
-                                    "total": len(self.plan)})
+                info = {"stage": self.current.name if self.current else None, "phase": phase, "left": left,
+                        "weights": self.weights, "last_verdict": self.last_verdict,
+                        "index": self.plan.index(self.current) + 1 if self.current else 0, "total": len(self.plan)}
+                self._show(lambda o: o.tick(info))
             self.clock.sleep(min(left, 0.5))
 
     # -- actions --------------------------------------------------------------------------------------------------
