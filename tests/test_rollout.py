@@ -204,6 +204,12 @@ def test_resume_of_a_finished_rollout_reports_it_without_moving_anything(tmp_pat
     assert result.outcome is Outcome.ROLLED_BACK and router.history == []
 
 
+def test_resume_without_a_recorded_rollout_is_refused_instead_of_starting_over(tmp_path):
+    with pytest.raises(UsageError, match="state.jsonl: no rollout recorded to resume"):
+        run(tmp_path, ["pass", "pass"], resume=True, approve=True)
+    assert [r["event"] for r in read_records(tmp_path / "state.jsonl")] == []
+
+
 def test_an_unfinished_rollout_is_not_started_over(tmp_path):
     run(tmp_path, ["nodata"])
     with pytest.raises(UsageError, match="an unfinished rollout of svc is recorded .*use --resume"):
