@@ -361,3 +361,30 @@ def test_dry_run_router_changes_nothing_but_remembers():
     assert router.get_weights() is None
     router.set_weights(60, 40)
     assert router.get_weights() == Weights(60, 40) and router.history == [Weights(60, 40)]
+
+
+def test_webhook_answer_cut_short_is_a_router_error():
+    class Truncating(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:  # promises 100 bytes, sends 2, hangs up: http.client raises IncompleteRead
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b"{}")
+            self.close_connection = True
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Truncating)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        router = build({"type": "webhook", "url": f"http://127.0.0.1:{server.server_address[1]}/w",
+                        "retries": 0})
+        with pytest.raises(RouterError, match="webhook POST .* failed: IncompleteRead"):
+            router.set_weights(50, 50)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import time
@@ -69,6 +70,8 @@ class WebhookRouter:
             except (urllib.error.URLError, TimeoutError, OSError) as e:
                 reason = getattr(e, "reason", e)
                 problem = f"{getattr(reason, 'strerror', None) or reason}"
+            except http.client.HTTPException as e:  # an answer cut short or garbled: retried like a dropped line
+                problem = type(e).__name__
         tries = f" after {attempt + 1} attempt(s)" if attempt else ""
         raise RouterError(f"webhook {method} {url} failed{tries}: {problem}")
 
