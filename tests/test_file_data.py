@@ -112,3 +112,9 @@ def test_parquet_timestamp_column_is_read_as_epoch_seconds(tmp_path, tz):
     p = tmp_path / "d.parquet"
     df.to_parquet(p)
     assert FileCollector(p).series("lat", "canary").timestamps.tolist() == [1704067200.0, 1704067215.0]
+
+
+def test_a_recorded_window_in_epoch_seconds_is_read_as_seconds(tmp_path):
+    c = FileCollector(write(tmp_path, '# canary: {"window": {"start": 1704067200, "end": 1704070800}}\n'
+                            + HEADER + "lat,canary,1704067260,2\n"))
+    assert (c.window().start, c.window().end) == (1704067200.0, 1704070800.0)

@@ -160,10 +160,13 @@ class FileCollector:
 
         w = self.metadata.get("window")
         if isinstance(w, dict) and "start" in w and "end" in w:
+            def instant(v: Any) -> float:  # epoch seconds like the timestamp column; pd.Timestamp(10) is 10 ns
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    return float(v)
+                return pd.Timestamp(v).timestamp()
+
             try:
-                start = pd.Timestamp(w["start"]).timestamp()
-                end = pd.Timestamp(w["end"]).timestamp()
-                return Window(start, end)
+                return Window(instant(w["start"]), instant(w["end"]))
             except (ValueError, TypeError):
                 pass
         ts = self.frame["timestamp"].to_numpy()
