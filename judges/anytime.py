@@ -18,6 +18,7 @@ import numpy as np
 
 from ._decision import _fmt, decide, effect_size, error, nodata, shortcut
 from ._types import Classification, Direction, Judgement, JudgeParams, NanStrategy, Statistics
+from .preprocessing import median
 from .rate import counts, dispersion
 from .sequential import SequentialResult, count_test, mean_test
 
@@ -55,9 +56,8 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
     nb, nc = rc.baseline_exposure[:n], rc.canary_exposure[:n]
     B, C, Nb, Nc = float(b.sum()), float(c.sum()), float(nb.sum()), float(nc.sum())
     extra = {"baseline_events": B, "canary_events": C, "baseline_exposure": Nb, "canary_exposure": Nc}
-    med = lambda v: float(np.median(v)) if v.size else math.nan  # noqa: E731
-    stats = Statistics(n_baseline=int(rc.baseline.size), n_canary=int(rc.canary.size), baseline_median=med(b),
-                       canary_median=med(c), extra=extra)
+    stats = Statistics(n_baseline=int(rc.baseline.size), n_canary=int(rc.canary.size), baseline_median=median(b),
+                       canary_median=median(c), extra=extra)
     if n == 0:
         return nodata(params, min(rc.baseline.size, rc.baseline_exposure.size),
                       min(rc.canary.size, rc.canary_exposure.size), stats)
@@ -129,9 +129,8 @@ def judge_mean(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
     """
     x, y = _paired(baseline, canary, params)
     es, ratio = effect_size(x, y, params)
-    med = lambda v: float(np.median(v)) if v.size else math.nan  # noqa: E731
-    stats = Statistics(n_baseline=int(x.size), n_canary=int(y.size), effect_size=es, baseline_median=med(x),
-                       canary_median=med(y), extra={"mean_ratio": ratio})
+    stats = Statistics(n_baseline=int(x.size), n_canary=int(y.size), effect_size=es, baseline_median=median(x),
+                       canary_median=median(y), extra={"mean_ratio": ratio})
     early = shortcut(x, y, params, stats)
     if early is not None:
         return early

@@ -18,7 +18,7 @@ from scipy.stats import norm
 from ._decision import decide, effect_size, error, shortcut
 from ._types import Judgement, JudgeParams, Statistics
 from ._zeroin import zeroin
-from .preprocessing import counts, prepare
+from .preprocessing import counts, median, prepare
 
 __all__ = ["WilcoxonCI", "judge", "wilcoxon_ci"]
 
@@ -128,10 +128,6 @@ def wilcoxon_ci(experiment: np.ndarray, control: np.ndarray, confidence: float) 
     return WilcoxonCI(ci_lower, ci_upper, estimate)
 
 
-def _median(v: np.ndarray) -> float:
-    return float(np.median(v)) if v.size else math.nan
-
-
 def _check(params: JudgeParams) -> None:
     if not 0.0 < params.confidence < 1.0:
         raise ValueError(f"`confidence` must be in (0, 1), got {params.confidence!r}")
@@ -183,7 +179,7 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
     es, ratio = effect_size(y, x, params)
     extra: dict[str, float] = {"mean_ratio": ratio, **counts(base, can)}
     stats = Statistics(n_baseline=int(y.size), n_canary=int(x.size), effect_size=es,
-                       baseline_median=_median(y), canary_median=_median(x), extra=extra)
+                       baseline_median=median(y), canary_median=median(x), extra=extra)
     early = shortcut(y, x, params, stats)
     if early is not None:
         return early

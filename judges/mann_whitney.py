@@ -30,7 +30,7 @@ from .autocorrelation import for_params as _serial
 from ._hodges_lehmann import rank_summary, shift_intervals
 from ._types import EffectMeasure, Judgement, JudgeParams, OutlierStrategy, Statistics
 from ._serial_batch import serial_batch
-from .preprocessing import Prepared, counts, prepare
+from .preprocessing import Prepared, counts, median, prepare
 
 __all__ = ["judge", "judge_many", "mann_whitney_test"]
 
@@ -49,9 +49,8 @@ def _median(sorted_rows: np.ndarray) -> np.ndarray:
 
 def _base(b: Prepared, c: Prepared) -> Statistics:
     """What is known before any test: sizes, medians and the preprocessing counts."""
-    med = lambda v: float(np.median(v)) if v.size else np.nan  # noqa: E731
-    return Statistics(n_baseline=b.values.size, n_canary=c.values.size, baseline_median=med(b.values),
-                      canary_median=med(c.values), extra=counts(b, c))
+    return Statistics(n_baseline=b.values.size, n_canary=c.values.size, baseline_median=median(b.values),
+                      canary_median=median(c.values), extra=counts(b, c))
 
 
 def mann_whitney_test(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams, *,

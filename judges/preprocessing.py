@@ -7,6 +7,7 @@ percentiles (numpy's default ``linear`` method).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +53,11 @@ def prepare(values: np.ndarray, params: JudgeParams) -> Prepared:
         n_out = int(mask.sum())
         x = x[~mask]
     return Prepared(x, n_nan, n_out)
+
+
+def median(values: np.ndarray) -> float:
+    """Median of one side for ``Statistics.baseline_median`` / ``canary_median``; NaN when the side is empty."""
+    return float(np.median(values)) if np.size(values) else math.nan
 
 
 def counts(baseline: Prepared, canary: Prepared) -> dict[str, float]:

@@ -25,6 +25,7 @@ from scipy.stats import beta as beta_dist
 from ._decision import _fmt, error, nodata
 from ._types import Classification, Direction, Judgement, JudgeParams, NanStrategy, Statistics
 from .autocorrelation import value_vif
+from .preprocessing import median
 
 __all__ = ["RateCounts", "RateTest", "counts", "dispersion", "judge", "rate_test"]
 
@@ -194,10 +195,9 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
         return error(params, str(exc))
     B, C = float(rc.baseline.sum()), float(rc.canary.sum())
     Nb, Nc = float(rc.baseline_exposure.sum()), float(rc.canary_exposure.sum())
-    med = lambda v: float(np.median(v)) if v.size else math.nan  # noqa: E731
     extra = {"baseline_events": B, "canary_events": C, "baseline_exposure": Nb, "canary_exposure": Nc}
     stats = Statistics(n_baseline=int(rc.baseline.size), n_canary=int(rc.canary.size),
-                       baseline_median=med(rc.baseline), canary_median=med(rc.canary), extra=extra)
+                       baseline_median=median(rc.baseline), canary_median=median(rc.canary), extra=extra)
     if rc.baseline.size == 0 or rc.canary.size == 0:
         return nodata(params, rc.baseline.size, rc.canary.size, stats)
     if Nb == 0 or Nc == 0:

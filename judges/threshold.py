@@ -17,7 +17,7 @@ import numpy as np
 
 from ._decision import _fmt, error, nodata
 from ._types import Classification, Judgement, JudgeParams, Statistics
-from .preprocessing import Prepared, counts, prepare
+from .preprocessing import Prepared, counts, median, prepare
 
 __all__ = ["STATISTICS", "judge"]
 
@@ -53,9 +53,8 @@ def ratio(canary_value: float, baseline_value: float) -> float:
 
 
 def _stats(b: Prepared, c: Prepared, value: float, base: float, rel: float) -> Statistics:
-    med = lambda v: float(np.median(v)) if v.size else math.nan  # noqa: E731
     return Statistics(n_baseline=b.values.size, n_canary=c.values.size, estimate=value, effect_size=rel,
-                      baseline_median=med(b.values), canary_median=med(c.values),
+                      baseline_median=median(b.values), canary_median=median(c.values),
                       extra={"baseline_statistic": base, **counts(b, c)})
 
 
