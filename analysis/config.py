@@ -126,7 +126,7 @@ def _effect_size(r: Reader | None) -> EffectSizeParams:
     return es
 
 
-def _metric(r: Reader, index: int, defaults: Mapping[str, Any]) -> MetricConfig:
+def _metric(r: Reader, defaults: Mapping[str, Any]) -> MetricConfig:
     name = r.str("name")
     if not name.strip():
         raise r.error("must not be empty", "name")
@@ -254,7 +254,7 @@ def parse_config(data: Any, source: str = "<config>") -> CanaryConfig:
     metrics = []
     names: dict[str, int] = {}
     for i, m in enumerate(raw_metrics):
-        mc = _metric(Reader(m, f"metrics[{i}]", source), i, defaults)
+        mc = _metric(Reader(m, f"metrics[{i}]", source), defaults)
         if mc.name in names:
             raise ConfigError(f"{source}: metrics[{i}].name: duplicate metric name {mc.name!r} "
                               f"(also metrics[{names[mc.name]}])")

@@ -12,7 +12,7 @@ from . import scoring, verdict
 from .collectors import Collector
 from .config import CanaryConfig, MetricConfig
 from .results import AnalysisResult, MetricResult
-from .series import SamplePair, Window
+from .series import SamplePair, Series, Window
 
 Progress = Callable[[int, int, str], None]
 
@@ -76,7 +76,8 @@ def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: W
     total = len(config.metrics)
     batched = _judge_batches(config, pairs)
     for i, m in enumerate(config.metrics):
-        pair = pairs.get(m.name) or SamplePair(m.name, *(2 * [_empty()]), error="the collector returned nothing")
+        pair = pairs.get(m.name) or SamplePair(m.name, Series.empty(), Series.empty(),
+                                               error="the collector returned nothing")
         judgement = batched.get(m.name) or _judge_one(m, pair, pairs)
         query = {s: p.query for s, p in (("baseline", pair.baseline), ("canary", pair.canary)) if p.query}
         results.append(MetricResult(
@@ -116,12 +117,6 @@ def _judge_warnings(j: Judgement) -> tuple[str, ...]:
         if n:
             out.append(f"{int(n)} {scope} outliers removed")
     return tuple(out)
-
-
-def _empty():
-    from .series import Series
-
-    return Series.empty()
 
 
 def analyze(config: CanaryConfig, collector: Collector, window: Window | None = None,
