@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import shutil
+import signal
 import sys
 import tempfile
 import textwrap
@@ -388,3 +390,29 @@ def test_webhook_answer_cut_short_is_a_router_error():
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_command_router_timeout_kills_what_the_command_started(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    script = f"sleep 60 >/dev/null 2>&1 & echo $! > {pidfile}; wait"  # a hung kubectl the set script started
+    router = build({"type": "command", "set": ["sh", "-c", script], "timeout": "0.5s"})
+    try:
+        with pytest.raises(RouterError, match="timed out after 0.5s"):
+            router.set_weights(50, 50)
+        child = int(pidfile.read_text())
+        deadline = time.monotonic() + 5
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child)
+    finally:
+        if pidfile.exists() and _alive(int(pidfile.read_text())):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -10,12 +10,11 @@ Hooks may run again after a crash (``--resume`` repeats an unfinished stage), so
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ._process import run_bounded
 from .config import Hook
 
 
@@ -64,23 +63,14 @@ def run_hook(hook: Hook, context: Mapping[str, Any]) -> HookResult:
         env[f"CANARY_{key.upper()}_WEIGHT"] = "" if context.get(key) is None else str(context[key])
     t0 = time.monotonic()
     try:
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             env=env, text=True, errors="replace", start_new_session=True)
+        returncode, out, _ = run_bounded(argv, env, hook.timeout, merge_stderr=True)
     except OSError as e:
         return HookResult(hook.point, command, False, None, time.monotonic() - t0,
                           f"cannot run {argv[0]}: {e.strerror or e}")
-    try:
-        out, _ = p.communicate(timeout=hook.timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        out, _ = p.communicate()
-        return HookResult(hook.point, command, False, None, time.monotonic() - t0,
-                          f"timed out after {hook.timeout:g}s (killed)", _tail(out or ""))
     seconds = time.monotonic() - t0
-    if p.returncode != 0:
-        return HookResult(hook.point, command, False, p.returncode, seconds, f"exited {p.returncode}",
-                          _tail(out or ""))
-    return HookResult(hook.point, command, True, 0, seconds, "", _tail(out or ""))
+    if returncode is None:
+        return HookResult(hook.point, command, False, None, seconds,
+                          f"timed out after {hook.timeout:g}s (killed)", _tail(out))
+    if returncode != 0:
+        return HookResult(hook.point, command, False, returncode, seconds, f"exited {returncode}", _tail(out))
+    return HookResult(hook.point, command, True, 0, seconds, "", _tail(out))

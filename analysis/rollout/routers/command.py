@@ -14,10 +14,10 @@ import json
 import os
 import re
 import shlex
-import subprocess
 from typing import Any, Mapping
 
 from ..._validate import Reader
+from .._process import run_bounded
 from .base import RouterError, Weights
 
 _TWO_INTS = re.compile(r"^\s*(\d+)\D+(\d+)\s*$")
@@ -68,20 +68,19 @@ class CommandRouter:
         env = {**os.environ, **self.env, **extra_env,
                "CANARY_SERVICE": self.context.get("service", ""), "CANARY_STEP": self.context.get("step", "")}
         try:
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout, env=env,
-                               stdin=subprocess.DEVNULL)
+            returncode, out, err = run_bounded(argv, env, self.timeout)
         except FileNotFoundError:
             raise RouterError(f"router command not found: {argv[0]}") from None
         except PermissionError:
             raise RouterError(f"router command not executable: {argv[0]}") from None
         except OSError as e:  # e.g. a script without a #! line (ENOEXEC): a router error, so the rollout halts
             raise RouterError(f"router command cannot run: {argv[0]}: {e.strerror or e}") from None
-        except subprocess.TimeoutExpired:
-            raise RouterError(f"router command timed out after {self.timeout:g}s: {shlex.join(argv)}") from None
-        if p.returncode != 0:
-            raise RouterError(f"router command exited {p.returncode}: {shlex.join(argv)}: "
-                              f"{_tail(p.stderr or p.stdout) or 'no output'}")
-        return p.stdout
+        if returncode is None:
+            raise RouterError(f"router command timed out after {self.timeout:g}s: {shlex.join(argv)}")
+        if returncode != 0:
+            raise RouterError(f"router command exited {returncode}: {shlex.join(argv)}: "
+                              f"{_tail(err or out) or 'no output'}")
+        return out
 
     def set_weights(self, baseline: int, canary: int) -> None:
         w = Weights(baseline, canary)
