@@ -119,6 +119,12 @@ def test_false_alarms_under_continuous_looking_stay_at_alpha(tmp_path, config_pa
     assert failed <= 4  # alpha 0.05: 2 expected at most, 4 is its binomial 95th percentile
 
 
+def test_duration_bounds_a_replayed_watch(tmp_path, config_path, capsys):
+    data = write_release(tmp_path / "aa.csv", np.random.default_rng(1))
+    code, stdout, _ = run("watch", str(config_path), "--data", str(data), "--duration", "10m", capsys=capsys)
+    assert code == 0 and "watch: end of the watch after 10 look(s)" in stdout
+
+
 def test_usage_errors_exit_2(tmp_path, config_path, capsys):
     data = write_release(tmp_path / "aa.csv", np.random.default_rng(6), steps=5)
     code, _, err = run("watch", str(config_path), "--data", str(data), "--prometheus-url", "http://127.0.0.1:9",

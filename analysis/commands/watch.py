@@ -62,7 +62,12 @@ def watch(config: str, data: str | None, duration: str | None, margin: float | N
         collector = FileCollector(data)
         recorded = collector.window()
         start = parse_instant(opts.start, now, "--start") if opts.start else recorded.start
-        end = parse_instant(opts.end, now, "--end") if opts.end else recorded.end
+        if opts.end:
+            end = parse_instant(opts.end, now, "--end")
+        elif duration:
+            end = start + (_duration(duration, "--duration") or 0.0)
+        else:
+            end = recorded.end
         step = _duration(opts.step, "--step") or _file_step(collector)
         sleep = None
     else:
