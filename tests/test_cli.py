@@ -170,3 +170,12 @@ def test_two_outputs_on_stdout_are_a_usage_error(tmp_path, capsys):
 def test_usage_errors_are_one_line_exit_2(capsys, args, what):
     rc, out, err = run(*args, capsys=capsys)
     assert rc == 2 and what in err and len(err.strip().splitlines()) == 1 and err.startswith("canary: error: ")
+
+
+@pytest.mark.parametrize("option", ["--json", "--report", "--summary-md", "--junit"])
+def test_an_output_path_that_cannot_be_written_is_refused_before_the_analysis(tmp_path, capsys, option):
+    cfg = write_config(tmp_path / "c.yaml", [{"name": "a"}])
+    data = write_data(tmp_path / "d.csv", {"a": 0.0})
+    rc, out, err = run("analyze", str(cfg), "--data", str(data), option, str(tmp_path / "nope" / "r"),
+                       capsys=capsys)
+    assert rc == 2 and "does not exist" in err and out == ""

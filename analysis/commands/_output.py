@@ -10,6 +10,18 @@ from pathlib import Path
 from ..errors import UsageError
 
 
+def check_target(path: str | Path | None) -> None:
+    """Refuse an output path ``write_atomic`` could not write, before a command does its work."""
+    if path is None or str(path) == "-":
+        return
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{path}: directory {parent} does not exist")
+    if p.is_dir():
+        raise UsageError(f"{path}: cannot write: Is a directory")
+
+
 def write_atomic(path: str | Path, text: str | bytes) -> None:
     """Write ``text`` (or ``bytes``) to ``path`` (``-`` is stdout) so that a reader never sees a half-written file."""
     if str(path) == "-" and isinstance(text, bytes):
@@ -20,10 +32,9 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
         return
+    check_target(path)
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"{path}: directory {parent} does not exist")
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=parent)

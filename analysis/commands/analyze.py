@@ -10,7 +10,7 @@ import click
 from ..config import CanaryConfig, load_config
 from ..errors import UsageError
 from ..results import AnalysisResult
-from ._output import write_atomic
+from ._output import check_target, write_atomic
 from .report import report_options, write_requested
 from .prometheus import SourceOptions, source_options
 
@@ -106,6 +106,8 @@ def demo(json_dir: str | None) -> int:
     """Run the two embedded scenarios: a healthy canary (passes) and a latency and error-rate regression (fails)."""
     from .. import analyze_file
 
+    if json_dir:
+        check_target(Path(json_dir) / "healthy.json")
     d = demo_dir()
     cfg = load_config(d / "canary.yaml")
     outcomes = []

@@ -8,7 +8,7 @@ import click
 
 from ..config import load_config
 from ..errors import UsageError
-from ._output import write_atomic
+from ._output import check_target, write_atomic
 from .prometheus import _duration
 
 
@@ -72,6 +72,7 @@ def plan(config: str, data: str, duration: str | None, effect: float | None, spl
     from ..collectors.file import FileCollector
     from ..plan import plan as run
 
+    check_target(json_path)
     cfg = load_config(config)
     seconds = _duration(duration, "--duration")
     if seconds is None and effect is None:

@@ -8,6 +8,7 @@ import click
 
 from ..errors import UsageError
 from ..results import AnalysisResult
+from ._output import check_target
 
 # where ``report_options`` leaves the requested paths for ``write_requested`` (click's slot for extensions)
 _META_KEY = "canary_engine.reports"
@@ -23,6 +24,8 @@ def report_options(f):
     def command(*args, report_path=None, summary_md=None, junit_path=None, **kwargs):
         if sum(p == "-" for p in (report_path, summary_md, junit_path, kwargs.get("json_path"))) > 1:
             raise UsageError("only one output can go to stdout ('-')")
+        for path in (kwargs.get("json_path"), report_path, summary_md, junit_path):
+            check_target(path)
         click.get_current_context().meta[_META_KEY] = {"html": report_path, "markdown": summary_md,
                                                        "junit": junit_path}
         return f(*args, **kwargs)
@@ -66,6 +69,8 @@ def report(result: str, html_path: str | None, summary_md: str | None, junit_pat
         raise UsageError("nothing to write: give -o PATH (HTML), --summary-md PATH or --junit PATH")
     if sum(p == "-" for p in (html_path, summary_md, junit_path)) > 1:
         raise UsageError("only one output can go to stdout ('-')")
+    for path in (html_path, summary_md, junit_path):
+        check_target(path)
     loaded = load_result(result)
     written = write_reports(loaded, html=html_path, markdown=summary_md, junit=junit_path, title=title)
     for path in written:

@@ -9,7 +9,7 @@ import click
 
 from ..config import load_config
 from ..errors import UsageError
-from ._output import write_atomic
+from ._output import check_target, write_atomic
 from .prometheus import _duration, _prometheus_options
 
 
@@ -50,6 +50,7 @@ def watch(config: str, data: str | None, duration: str | None, margin: float | N
     from .prometheus import SourceOptions, prometheus_collector, with_prometheus_overrides
 
     opts = SourceOptions(**{k: v for k, v in source.items()})  # type: ignore[arg-type]
+    check_target(json_path)
     cfg = load_config(config)
     now = time.time()
     if margin is not None and not 0 < margin < 10:
