@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from servers import datasets
+from servers.haproxy import binary as haproxy_binary
 from servers.prometheus import PrometheusServer, Sample, binaries, openmetrics
 
 
@@ -22,6 +23,15 @@ def require_prometheus() -> None:
     if missing:
         message = (f"{' and '.join(missing)} not installed (Debian package prometheus; scripts/test.sh installs "
                    f"it)")
+        if _in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+def require_haproxy() -> None:
+    """Skip when haproxy is missing here; in CI (CI=true) that is a failure, not a skip."""
+    if haproxy_binary() is None:
+        message = "haproxy not installed (Debian package haproxy; scripts/test.sh installs it)"
         if _in_ci():
             pytest.fail(message, pytrace=False)
         pytest.skip(message)

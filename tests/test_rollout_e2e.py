@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import _in_ci, require_prometheus
+from conftest import require_haproxy, require_prometheus
 from servers import stop_process
 from servers.backends import Backend, Load
-from servers.haproxy import HAProxyServer, binary as haproxy_binary
+from servers.haproxy import HAProxyServer
 from servers.prometheus import PrometheusServer
 
 from analysis.rollout.status import status as rollout_status
@@ -33,14 +33,6 @@ INTERVAL = 5  # seconds per analysed step
 # 11 points per scope and step: a rank test on 6 points cannot tell a canary from its baseline once one of its
 # points still predates the fault (the Wilcoxon interval then reaches 0)
 STEP = "0.5s"
-
-
-def require_haproxy() -> None:
-    if haproxy_binary() is None:
-        message = "haproxy not installed (Debian package haproxy; scripts/test.sh installs it)"
-        if _in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
 
 
 def _query(prom: PrometheusServer, q: str) -> list:

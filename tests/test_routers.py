@@ -26,8 +26,9 @@ from analysis.rollout.routers import ENTRY_POINT_GROUP, available, router_from_c
 from analysis.rollout.routers.base import Router, RouterError, Weights
 from analysis.rollout.routers.haproxy import HAProxyRouter, parse_admin
 from analysis.rollout.routers.webhook import sign
+from conftest import require_haproxy
 from servers.backends import Backend, Load
-from servers.haproxy import HAProxyServer, binary as haproxy_binary
+from servers.haproxy import HAProxyServer
 
 BUILTINS = ("command", "dry-run", "haproxy", "webhook")
 
@@ -118,8 +119,7 @@ def test_weights_are_percentages():
 
 @pytest.fixture(scope="module")
 def haproxy_pair():
-    if haproxy_binary() is None:
-        pytest.skip("haproxy not installed (Debian package haproxy)")
+    require_haproxy()
     sock_dir = tempfile.mkdtemp(prefix="ce-", dir="/tmp")  # runtime API socket paths must stay <= 97 chars
     with Backend("blue") as blue, Backend("green") as green, tempfile.TemporaryDirectory() as d:
         with HAProxyServer(Path(d), {"blue": blue.port, "green": green.port}, {"blue": 100, "green": 0},
