@@ -112,6 +112,8 @@ def _paired(baseline, canary, params: JudgeParams) -> tuple[np.ndarray, np.ndarr
     y = np.asarray(canary, dtype=float).ravel()
     n = min(x.size, y.size)
     x, y = x[:n], y[:n]
+    if np.isnan(x).all() or np.isnan(y).all():
+        return x[:0], y[:0]  # a side never measured: no data, not zeros (see preprocessing.prepare)
     if params.nan_strategy is NanStrategy.REPLACE:
         return np.nan_to_num(x, nan=0.0), np.nan_to_num(y, nan=0.0)
     keep = ~(np.isnan(x) | np.isnan(y))

@@ -41,11 +41,19 @@ def iqr_outliers(x: np.ndarray, factor: float, reduce_sensitivity: bool = True) 
 
 
 def prepare(values: np.ndarray, params: JudgeParams) -> Prepared:
-    """Apply ``params.nan_strategy`` then ``params.outlier_strategy`` to one side."""
+    """Apply ``params.nan_strategy`` then ``params.outlier_strategy`` to one side.
+
+    A side whose every value is NaN comes back empty (no data) whatever the NaN strategy: ``replace`` fills gaps in
+    a measured series, it does not turn a missing one into zeros.
+    """
     x = np.asarray(values, dtype=float).ravel()
     nan = np.isnan(x)
     n_nan = int(nan.sum())
-    if n_nan:
+    if n_nan == x.size:
+        # a side that is all NaN was never measured (Kayenta's mixer pads a missing series with NaN): no data,
+        # even under ``replace``, which would otherwise judge invented zeros and could pass a missing canary
+        x = x[:0]
+    elif n_nan:
         x = np.where(nan, 0.0, x) if params.nan_strategy is NanStrategy.REPLACE else x[~nan]
     n_out = 0
     if params.outlier_strategy is OutlierStrategy.REMOVE and x.size:

@@ -109,6 +109,8 @@ def rate_test(baseline_events: float, baseline_exposure: float, canary_events: f
 
 def _side(values, params: JudgeParams) -> np.ndarray:
     x = np.asarray(values, dtype=float).ravel()
+    if np.isnan(x).all():
+        return x[:0]  # never measured: no data, not zeros (see preprocessing.prepare)
     if params.nan_strategy is NanStrategy.REPLACE:
         return np.where(np.isnan(x), 0.0, x)
     return x

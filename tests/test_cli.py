@@ -179,3 +179,17 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_the_analysis(tm
     rc, out, err = run("analyze", str(cfg), "--data", str(data), option, str(tmp_path / "nope" / "r"),
                        capsys=capsys)
     assert rc == 2 and "does not exist" in err and out == ""
+
+
+def test_an_all_nan_canary_is_nodata_even_when_nan_is_replaced(tmp_path, capsys):
+    # nan_strategy replace fills gaps in a measured series; a canary never measured must not become zeros and pass
+    cfg = write_config(tmp_path / "c.yaml", [
+        {"name": "a", "group": "g"},
+        {"name": "err", "group": "g", "critical": True, "nan_strategy": "replace", "direction": "increase"}])
+    data = write_data(tmp_path / "d.csv", {"a": 0.0, "err": 0.0}, missing=[("err", "canary")])
+    text = data.read_text() + "".join(f"err,canary,{1704067200 + 60 * i},NaN\n" for i in range(120))
+    data.write_text(text)
+    rc, out, _ = run("analyze", str(cfg), "--data", str(data), "--json", "-", capsys=capsys)
+    r = json.loads(out)
+    err = next(m for m in r["metrics"] if m["name"] == "err")
+    assert err["classification"] == "nodata" and rc == 4 and r["verdict"] == "nodata"
