@@ -87,7 +87,14 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("canary: interrupted", err=True)
         sys.exit(130)
     except BrokenPipeError:
-        sys.exit(0)
+        # the reader went away before the verdict was printed: fail closed (never report a pass we did not show)
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        sys.exit(4)
     except Exception as e:  # fail closed with one line; CANARY_DEBUG=1 shows the traceback
         import os
 

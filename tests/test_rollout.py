@@ -47,8 +47,12 @@ def test_blue_green_plan():
     bg = {"strategy": "blue-green", "interval": "1m", "router": {"type": "dry-run"}}
     assert [(s.name, s.weights.canary, s.analyze) for s in plan(rollout_config(bg).rollout)] == \
         [("verify", 0, True), ("switch", 100, True), ("scale_down", 100, False)]
-    quick = rollout_config({**bg, "pre_promotion": False, "post_promotion": False, "preview_weight": 5}).rollout
-    assert [(s.name, s.analyze) for s in plan(quick)] == [("switch", False), ("scale_down", False)]
+    pre_only = rollout_config({**bg, "post_promotion": False, "preview_weight": 5}).rollout
+    assert [(s.name, s.analyze) for s in plan(pre_only)] == [("verify", True), ("switch", False),
+                                                             ("scale_down", False)]
+    # a switch no verdict drives is not a rollout this tool should run
+    with pytest.raises(ConfigError, match=r"rollout.post_promotion: blue-green needs at least one analysis"):
+        rollout_config({**bg, "pre_promotion": False, "post_promotion": False})
 
 
 # -- decisions --------------------------------------------------------------------------------------------------

@@ -169,6 +169,9 @@ def parse_rollout(r: Reader) -> RolloutConfig:
             raise r.error("expected a whole percentage", "preview_weight")
         kw["pre_promotion"] = r.bool("pre_promotion", True)
         kw["post_promotion"] = r.bool("post_promotion", True)
+        if not (kw["pre_promotion"] or kw["post_promotion"]):
+            raise r.error("blue-green needs at least one analysis: pre_promotion or post_promotion must be true",
+                          "post_promotion")
     service = r.str("service", None)
     if service is not None and (not service.strip() or "/" in service):
         raise r.error(f"expected a service name without '/', got {service!r}", "service")
