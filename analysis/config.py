@@ -22,7 +22,7 @@ from judges import (
 )
 
 from ._validate import Reader
-from .errors import ConfigError
+from .errors import ConfigError, read_text
 
 STATISTICS = ("mean", "median", "p90", "p95", "p99", "max", "last")
 RANK_JUDGES = ("kayenta", "mann-whitney")
@@ -309,12 +309,7 @@ def load_config(path: str | Path) -> CanaryConfig:
     """Read and validate a YAML or JSON config file."""
     p = Path(path)
     source = str(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{source}: cannot read: {e}") from None
+    text = read_text(p, ConfigError)
     if p.suffix.lower() == ".json":
         try:
             data = json.loads(text)

@@ -25,3 +25,15 @@ class DataError(UsageError):
 
 class CollectorError(CanaryError):
     """A source of metrics that failed (unreachable, bad query, malformed answer). Fails closed (exit 4)."""
+
+
+def read_text(path, error: type[CanaryError]) -> str:
+    """A whole UTF-8 text file, or ``error`` with one line naming the file (missing, unreadable, not UTF-8)."""
+    from pathlib import Path
+
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise error(f"{path}: cannot read: {e}") from None

@@ -18,7 +18,7 @@ import numpy as np
 from judges import Classification, Judgement, Statistics
 
 from .config import Thresholds
-from .errors import DataError
+from .errors import DataError, read_text
 from .results import STAT_KEYS, AnalysisResult, MetricResult
 from .scoring import Score
 from .series import SCOPES, SamplePair, Series, Window
@@ -234,13 +234,7 @@ def load_result(path: str | Path) -> AnalysisResult:
     DataError
         If the file is missing, is not JSON, or has the wrong shape (the message names the key path).
     """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read: {e}") from None
+    text = read_text(path, DataError)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
