@@ -6,7 +6,6 @@ it is raised as ``ConfigError`` (exit code 2).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,7 +21,7 @@ from judges import (
 )
 
 from ._validate import Reader
-from .errors import ConfigError, read_text
+from .errors import ConfigError, parse_json, read_text
 
 STATISTICS = ("mean", "median", "p90", "p95", "p99", "max", "last")
 RANK_JUDGES = ("kayenta", "mann-whitney")
@@ -311,12 +310,7 @@ def load_config(path: str | Path) -> CanaryConfig:
     source = str(path)
     text = read_text(p, ConfigError)
     if p.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{source}: line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
-        except RecursionError:
-            raise ConfigError(f"{source}: invalid JSON: nested too deeply") from None
+        data = parse_json(text, source, ConfigError)
     else:
         import yaml
 

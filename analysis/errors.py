@@ -37,3 +37,15 @@ def read_text(path, error: type[CanaryError]) -> str:
         raise error(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise error(f"{path}: cannot read: {e}") from None
+
+
+def parse_json(text: str, source, error: type[CanaryError]):
+    """Parsed JSON, or ``error`` with one line naming the file and the line of the syntax error."""
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise error(f"{source}: line {e.lineno}: not valid JSON: {e.msg} (column {e.colno})") from None
+    except RecursionError:
+        raise error(f"{source}: not valid JSON: nested too deeply") from None

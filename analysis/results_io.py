@@ -7,7 +7,6 @@ is optional (``data``, ``window``, ``warnings``, ``query`` and keys added by lat
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 from judges import Classification, Judgement, Statistics
 
 from .config import Thresholds
-from .errors import DataError, read_text
+from .errors import DataError, parse_json, read_text
 from .results import STAT_KEYS, AnalysisResult, MetricResult
 from .scoring import Score
 from .series import SCOPES, SamplePair, Series, Window
@@ -235,10 +234,5 @@ def load_result(path: str | Path) -> AnalysisResult:
         If the file is missing, is not JSON, or has the wrong shape (the message names the key path).
     """
     text = read_text(path, DataError)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}: line {e.lineno}: not valid JSON: {e.msg}") from None
-    except RecursionError:
-        raise DataError(f"{path}: not valid JSON: nested too deeply") from None
-    return result_from_dict(data, str(path))
+    return result_from_dict(parse_json(text, path, DataError), str(path))
+
