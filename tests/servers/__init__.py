@@ -33,3 +33,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_ready(proc: subprocess.Popen, probe, timeout: float) -> bool:
+    """Poll ``probe()`` until it returns true (ready), the process exits, or ``timeout`` seconds pass.
+
+    ``OSError`` from the probe (connection refused while the server starts) counts as not ready yet.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            if probe():
+                return True
+        except OSError:  # urllib.error.URLError is an OSError too
+            pass
+        time.sleep(0.05)
+    return False

@@ -16,11 +16,10 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Mapping
 
-from . import free_port, stop_process
+from . import free_port, stop_process, wait_ready
 
 READY_TIMEOUT = 10.0
 
@@ -83,19 +82,12 @@ class HAProxyServer:
         raise RuntimeError(f"HAProxy did not start; log:\n{(self.dir / 'haproxy.log').read_text()[-2000:]}")
 
     def _wait_ready(self) -> bool:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    pass
-                if "Name: HAProxy" in self.command("show info"):
-                    return True
-            except OSError:
+        def probe() -> bool:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                 pass
-            time.sleep(0.05)
-        return False
+            return "Name: HAProxy" in self.command("show info")
+
+        return wait_ready(self.proc, probe, READY_TIMEOUT)
 
     def command(self, cmd: str) -> str:
         return admin_command(("127.0.0.1", self.admin_port), cmd)

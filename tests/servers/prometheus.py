@@ -17,14 +17,13 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from . import free_port, stop_process
+from . import free_port, stop_process, wait_ready
 
 READY_TIMEOUT = 30.0
 
@@ -151,18 +150,11 @@ class PrometheusServer:
         raise RuntimeError(f"Prometheus did not become ready; log:\n{self.log_tail()}")
 
     def _wait_ready(self) -> bool:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        return True
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.05)
-        return False
+        def probe() -> bool:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as r:
+                return r.status == 200
+
+        return wait_ready(self.proc, probe, READY_TIMEOUT)
 
     def log_tail(self, lines: int = 20) -> str:
         try:
