@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "status": "analysis.commands.rollout:status",
     "watch": "analysis.commands.watch:watch",
     "plan": "analysis.commands.plan:plan",
+    "schema": "analysis.commands.schema:schema",
 }
 _HELP: dict[str, str] = {
     "analyze": "Judge baseline against canary and print the verdict.",
@@ -35,6 +36,7 @@ _HELP: dict[str, str] = {
     "status": "Print where a journaled rollout stands (stage, weights, verdicts, outcome).",
     "watch": "Judge again at every step as data arrives (anytime-valid) and stop once the evidence is conclusive.",
     "plan": "From recorded baseline data: the smallest regression a canary can catch, or how long it must run.",
+    "schema": "Print the config's JSON Schema (or its path, for editors).",
 }
 
 

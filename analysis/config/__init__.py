@@ -20,8 +20,9 @@ from judges import (
     available as available_judges,
 )
 
-from ._validate import Reader
-from .errors import ConfigError, parse_json, read_text
+from .._validate import Reader
+from ..errors import ConfigError, parse_json, read_text
+from .schema import config_error, metric_labels, validate_options, validate_structure
 
 STATISTICS = ("mean", "median", "p90", "p95", "p99", "max", "last")
 RANK_JUDGES = ("kayenta", "mann-whitney")
@@ -236,7 +237,35 @@ def _string_map(r: Reader | None, what: str) -> dict[str, str]:
 
 
 def parse_config(data: Any, source: str = "<config>") -> CanaryConfig:
-    """Validate a loaded mapping into a ``CanaryConfig``; raises ``ConfigError`` naming ``source`` and the key."""
+    """Validate a loaded mapping into a ``CanaryConfig``.
+
+    The schema (:mod:`analysis.config.schema`) checks the structure first and reports every error it finds; the
+    semantic checks below (weights, references between metrics, routers) then run on the same document, and their
+    first error joins the list when it names a key the schema did not.
+
+    Raises
+    ------
+    ConfigError
+        One line ``source: key.path: message`` for one error; for several, ``source: N errors`` and a line each.
+    """
+    errors = validate_structure(data, source)
+    try:
+        config = _parse(data, source)
+    except ConfigError as e:
+        if not errors:
+            raise
+        semantic = str(e)
+        where = semantic.split(": ", 2)[1] if semantic.count(": ") >= 2 else ""
+        if not any(err.startswith(f"{source}: {where}:") for err in errors):
+            errors.append(semantic)
+        raise config_error(errors, source) from None
+    if errors:
+        raise config_error(errors, source)
+    return config
+
+
+def _parse(data: Any, source: str) -> CanaryConfig:
+    """The loader's own checks (first error only), on any document: structure and semantics."""
     top = Reader(data, "", source)
     name = top.str("name", Path(source).stem if source != "<config>" else "canary")
     description = top.str("description", "")
@@ -252,19 +281,24 @@ def parse_config(data: Any, source: str = "<config>") -> CanaryConfig:
         raise top.error("needs at least one metric", "metrics")
     metrics = []
     names: dict[str, int] = {}
+    labels = metric_labels(raw_metrics)
     for i, m in enumerate(raw_metrics):
-        mc = _metric(Reader(m, f"metrics[{i}]", source), defaults)
+        mc = _metric(Reader(m, f"metrics[{labels[i]}]", source), defaults)
         if mc.name in names:
             raise ConfigError(f"{source}: metrics[{i}].name: duplicate metric name {mc.name!r} "
                               f"(also metrics[{names[mc.name]}])")
         names[mc.name] = i
+        option_errors = validate_options(data, mc.judge, mc.params.options, ["metrics", i, "options"], source)
+        if option_errors:
+            raise ConfigError(option_errors[0])
         metrics.append(mc)
     metrics_t = tuple(metrics)
     for i, mc in enumerate(metrics_t):
         if mc.denominator is not None and mc.denominator not in names:
-            raise ConfigError(f"{source}: metrics[{i}].denominator: no metric named {mc.denominator!r}")
+            raise ConfigError(f"{source}: metrics[{labels[i]}].denominator: no metric named {mc.denominator!r}")
         if mc.denominator == mc.name:
-            raise ConfigError(f"{source}: metrics[{i}].denominator: a metric cannot be its own denominator")
+            raise ConfigError(f"{source}: metrics[{labels[i]}].denominator: a metric cannot be its own "
+                              "denominator")
     weights = _groups(top.child("groups", None), metrics_t)
     sc = top.child("scoring", None)
     thresholds = Thresholds()
@@ -298,7 +332,7 @@ def parse_config(data: Any, source: str = "<config>") -> CanaryConfig:
 def _parse_rollout(data: Any, source: str) -> Any:
     """The ``rollout:`` section belongs to ``analysis.rollout``; imported lazily to keep analysis light."""
     try:
-        from .rollout.config import parse_rollout
+        from ..rollout.config import parse_rollout
     except ImportError:  # rollout support not installed in this build
         raise ConfigError(f"{source}: rollout: this build has no rollout support") from None
     return parse_rollout(Reader(data, "rollout", source))

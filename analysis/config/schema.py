@@ -1,0 +1,235 @@
+"""The config's JSON Schema (``schema.json``, draft 2020-12) and the structural check that runs it.
+
+The schema describes every key the loader accepts, with types, enums, ranges and descriptions, and rejects unknown
+keys. Editors read it (``# yaml-language-server: $schema=...``); :func:`validate_structure` runs it over a parsed
+document before the loader's semantic checks (weights that add up, references between metrics, router
+reachability of files and variables) and returns every error at once, in document order, each naming its key path
+with metrics named by their ``name`` (``metrics[latency_p99].judge``), in the loader's own words.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+
+SCHEMA_PATH = Path(__file__).with_name("schema.json")
+
+_TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "a string", "number": "a number",
+               "integer": "a whole number", "boolean": "true or false", "null": "null"}
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The config schema as a dict (read once from :data:`SCHEMA_PATH`)."""
+    data: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return data
+
+
+@lru_cache(maxsize=1)
+def _required_keys() -> frozenset[str]:
+    """Every key some mapping of the schema requires: a ``null`` there reads as missing, as in the loader."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            found.update(node.get("required", ()))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(schema())
+    return frozenset(found)
+
+
+def _type_name(v: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
+
+
+def metric_labels(metrics: Any) -> list[str]:
+    """How each entry of ``metrics`` is named in key paths: its ``name`` when that is a non-empty string no other
+    metric has, else its index."""
+    if not isinstance(metrics, list):
+        return []
+    names = [m.get("name") if isinstance(m, Mapping) else None for m in metrics]
+    usable = [n if isinstance(n, str) and n.strip() and names.count(n) == 1 else None for n in names]
+    return [n if n is not None else str(i) for i, n in enumerate(usable)]
+
+
+def key_path(doc: Any, path: Sequence[Any]) -> str:
+    """``metrics[latency].effect_size.allowed_increase`` for the path ``["metrics", 0, "effect_size", ...]``."""
+    out = ""
+    node = doc
+    labels: list[str] | None = None
+    for part in path:
+        if isinstance(part, int):
+            label = labels[part] if labels is not None and part < len(labels) else str(part)
+            out += f"[{label}]"
+        else:
+            out += f".{part}" if out else str(part)
+        labels = metric_labels(node.get("metrics")) if part == "metrics" and isinstance(node, Mapping) else None
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return out or "(top level)"
+
+
+def _bound(v: float) -> str:
+    return f"{v:g}"
+
+
+def _messages(error: "ValidationError") -> Iterator[tuple[list[Any], str]]:
+    """(path, message) pairs for one jsonschema error, in the loader's words; ``anyOf`` with a ``null`` branch
+    (an optional key) is explained by the errors of its other branch."""
+    path = list(error.absolute_path)
+    kind, inst, sch = error.validator, error.instance, error.schema
+    custom = sch.get("errorMessage") if isinstance(sch, dict) else None
+    if kind in ("anyOf", "oneOf"):
+        branches = error.validator_value
+        real = [i for i, b in enumerate(branches) if b != {"type": "null"}]
+        if len(real) == 1 and not custom:
+            for sub in error.context or ():
+                if sub.relative_schema_path and sub.relative_schema_path[0] == real[0]:
+                    yield from _messages(sub)
+            return
+        yield path, f"{custom or 'does not match any allowed form'}, got {_type_name(inst)} {inst!r}"
+    elif kind == "required":
+        for key in error.validator_value:
+            if isinstance(inst, Mapping) and key not in inst:
+                yield path + [key], "is required"
+    elif kind == "additionalProperties":
+        known = sorted(sch.get("properties", {}))
+        pattern = sch.get("patternProperties", {})
+        for key in inst:
+            if key not in known and not pattern:
+                yield path + [key], f"unknown key {key!r}" + (f"; known keys: {', '.join(known)}" if known else "")
+    elif kind == "type":
+        if inst is None and path and path[-1] in _required_keys():
+            yield path, "is required"
+            return
+        wanted = [t for t in ([error.validator_value] if isinstance(error.validator_value, str)
+                              else error.validator_value) if t != "null"]
+        if wanted == ["integer"] and isinstance(inst, float) and math.isfinite(inst):
+            yield path, f"expected a whole number, got {inst!r}"
+            return
+        words = " or ".join(_TYPE_WORDS.get(t, t) for t in wanted)
+        yield path, f"expected {words}, got {_type_name(inst)}" + ("" if isinstance(inst, (dict, list))
+                                                                     else f" {inst!r}")
+    elif kind == "enum":
+        choices = [str(c) for c in error.validator_value if c is not None]
+        yield path, f"must be one of {', '.join(choices)}; got {inst!r}"
+    elif kind == "minimum":
+        yield path, f"must be >= {_bound(error.validator_value)}; got {inst!r}"
+    elif kind == "maximum":
+        yield path, f"must be <= {_bound(error.validator_value)}; got {inst!r}"
+    elif kind == "exclusiveMinimum":
+        yield path, f"must be > {_bound(error.validator_value)}; got {inst!r}"
+    elif kind == "exclusiveMaximum":
+        yield path, f"must be < {_bound(error.validator_value)}; got {inst!r}"
+    elif kind == "minItems":
+        yield path, custom or f"needs at least {error.validator_value} item(s)"
+    elif kind in ("pattern", "not", "minLength"):
+        yield path, f"{custom}; got {inst!r}" if custom else f"{error.message}"
+    else:
+        yield path, custom or error.message
+
+
+def _non_finite(node: Any, path: list[Any]) -> Iterator[tuple[list[Any], str]]:
+    """YAML has ``.nan`` and ``.inf``; JSON Schema's range checks let them through, the loader must not."""
+    if isinstance(node, float) and not math.isfinite(node):
+        yield path, f"expected a finite number, got {node!r}"
+    elif isinstance(node, Mapping):
+        for k, v in node.items():
+            yield from _non_finite(v, path + [k])
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _non_finite(v, path + [i])
+
+
+def _position(doc: Any, path: Sequence[Any]) -> tuple[int, ...]:
+    """Document order of a key path (a missing key sorts after its siblings)."""
+    pos: list[int] = []
+    node = doc
+    for part in path:
+        if isinstance(node, Mapping):
+            keys = list(node)
+            pos.append(keys.index(part) if part in node else len(keys))
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int):
+            pos.append(part)
+            node = node[part] if part < len(node) else None
+        else:
+            pos.append(1 << 30)
+            node = None
+    return tuple(pos)
+
+
+def _errors(doc: Any, instance: Any, sub: Mapping[str, Any], prefix: Sequence[Any]) -> list[tuple[list[Any], str]]:
+    from jsonschema import Draft202012Validator
+
+    found = [(list(prefix) + p, m) for p, m in _non_finite(instance, [])]
+    for error in Draft202012Validator(sub).iter_errors(instance):
+        found += [(list(prefix) + p, m) for p, m in _messages(error)]
+    seen: set[tuple[str, ...]] = set()
+    unique = []
+    for p, m in sorted(found, key=lambda pm: _position(doc, pm[0])):
+        where = tuple(map(str, p))
+        # one message per key: the first explains it (a NaN also fails its range, a null also its type)
+        if where not in seen:
+            seen.add(where)
+            unique.append((p, m))
+    return unique
+
+
+def validate_structure(doc: Any, source: str) -> list[str]:
+    """Check a parsed config document against the schema.
+
+    Parameters
+    ----------
+    doc
+        The document as YAML or JSON parsed it.
+    source
+        The file it came from, for the messages.
+
+    Returns
+    -------
+    list of str
+        Every error, in document order, one line each: ``source: key.path: message`` (metrics named by their
+        ``name``); empty when the document's structure is valid.
+    """
+    return [f"{source}: {key_path(doc, p)}: {m}" for p, m in _errors(doc, doc, schema(), [])]
+
+
+def validate_options(doc: Any, judge: str, options: Any, path: Sequence[Any], source: str) -> list[str]:
+    """Check a metric's ``options`` against the options its (resolved) judge accepts.
+
+    The schema can only check the options of a metric that names its judge; this covers the judge a metric gets
+    from ``defaults.judge`` or the built-in default. Third-party judges' options are not checked here.
+    """
+    sub = schema()["$defs"].get(f"options_{judge}")
+    if sub is None or not isinstance(options, Mapping):
+        return []
+    return [f"{source}: {key_path(doc, p)}: {m}" for p, m in _errors(doc, options, sub, path)]
+
+
+def config_error(errors: Sequence[str], source: str) -> ConfigError:
+    """One ``ConfigError`` for all errors: the line itself for one, else ``source: N errors`` and a line each."""
+    if len(errors) == 1:
+        return ConfigError(errors[0])
+    return ConfigError(f"{source}: {len(errors)} errors\n" + "\n".join(errors))
+
+
+__all__ = ["SCHEMA_PATH", "config_error", "key_path", "metric_labels", "schema", "validate_options",
+           "validate_structure"]
