@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
+from analysis.errors import ConfigError
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..config.schema import SCHEMA_PATH
+from analysis.config.schema import SCHEMA_PATH
 
 
 @click.command()
