@@ -282,9 +282,9 @@ def test_a_semantic_error_joins_the_structural_ones():
     with pytest.raises(ConfigError) as e:
         parse_config(doc, "svc.yaml")
     lines = str(e.value).splitlines()
-    assert lines[0] == "svc.yaml: 2 errors"
-    assert lines[1].startswith("svc.yaml: metrics[a].direction: must be one of")
-    assert lines[2].startswith("svc.yaml: metrics[a].judge: unknown judge 'magic'; known judges:")
+    assert lines[0] == "svc.yaml: 2 errors"  # in document order
+    assert lines[1].startswith("svc.yaml: metrics[a].judge: unknown judge 'magic'; known judges:")
+    assert lines[2].startswith("svc.yaml: metrics[a].direction: must be one of")
 
 
 def test_cli_prints_every_error_exit_2_no_traceback(tmp_path):

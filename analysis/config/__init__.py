@@ -22,7 +22,8 @@ from judges import (
 
 from analysis.config._reader import Reader
 from analysis.errors import ConfigError, parse_json, read_text
-from analysis.config.schema import config_error, metric_labels, validate_options, validate_structure
+from analysis.config.schema import (config_error, in_document_order, metric_labels, validate_options,
+                                    validate_structure)
 
 STATISTICS = ("mean", "median", "p90", "p95", "p99", "max", "last")
 RANK_JUDGES = ("kayenta", "mann-whitney")
@@ -257,7 +258,7 @@ def parse_config(data: Any, source: str = "<config>") -> CanaryConfig:
         semantic = str(e)
         where = semantic.split(": ", 2)[1] if semantic.count(": ") >= 2 else ""
         if not any(err.startswith(f"{source}: {where}:") for err in errors):
-            errors.append(semantic)
+            errors = in_document_order(data, [*errors, semantic], source)
         raise config_error(errors, source) from None
     if errors:
         raise config_error(errors, source)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -176,11 +177,17 @@ def _position(doc: Any, path: Sequence[Any]) -> tuple[int, ...]:
     return tuple(pos)
 
 
-def _errors(doc: Any, instance: Any, sub: Mapping[str, Any], prefix: Sequence[Any]) -> list[tuple[list[Any], str]]:
+@lru_cache(maxsize=None)
+def _validator(definition: str | None) -> Any:
+    """A validator of the whole schema (``None``) or of one of its ``$defs`` (built once: building is costly)."""
     from jsonschema import Draft202012Validator
 
+    return Draft202012Validator(schema() if definition is None else schema()["$defs"][definition])
+
+
+def _errors(doc: Any, instance: Any, definition: str | None, prefix: Sequence[Any]) -> list[tuple[list[Any], str]]:
     found = [(list(prefix) + p, m) for p, m in _non_finite(instance, [])]
-    for error in Draft202012Validator(sub).iter_errors(instance):
+    for error in _validator(definition).iter_errors(instance):
         found += [(list(prefix) + p, m) for p, m in _messages(error)]
     seen: set[tuple[str, ...]] = set()
     unique = []
@@ -209,7 +216,7 @@ def validate_structure(doc: Any, source: str) -> list[str]:
         Every error, in document order, one line each: ``source: key.path: message`` (metrics named by their
         ``name``); empty when the document's structure is valid.
     """
-    return [f"{source}: {key_path(doc, p)}: {m}" for p, m in _errors(doc, doc, schema(), [])]
+    return [f"{source}: {key_path(doc, p)}: {m}" for p, m in _errors(doc, doc, None, [])]
 
 
 def validate_options(doc: Any, judge: str, options: Any, path: Sequence[Any], source: str) -> list[str]:
@@ -218,10 +225,39 @@ def validate_options(doc: Any, judge: str, options: Any, path: Sequence[Any], so
     The schema can only check the options of a metric that names its judge; this covers the judge a metric gets
     from ``defaults.judge`` or the built-in default. Third-party judges' options are not checked here.
     """
-    sub = schema()["$defs"].get(f"options_{judge}")
-    if sub is None or not isinstance(options, Mapping):
+    definition = f"options_{judge}"
+    if definition not in schema()["$defs"] or not isinstance(options, Mapping):
         return []
-    return [f"{source}: {key_path(doc, p)}: {m}" for p, m in _errors(doc, options, sub, path)]
+    return [f"{source}: {key_path(doc, p)}: {m}" for p, m in _errors(doc, options, definition, path)]
+
+
+_PART = re.compile(r"\[([^\]]*)\]|\.?([^.\[]+)")
+
+
+def _parse_key_path(doc: Any, where: str) -> list[Any]:
+    """The path of a rendered key path (metric labels back to indices), for ordering messages."""
+    path: list[Any] = []
+    node = doc
+    for label, key in _PART.findall(where):
+        part: Any = key
+        if label:
+            labels = metric_labels(node) if path and path[-1] == "metrics" else []
+            part = labels.index(label) if label in labels else int(label) if label.isdigit() else label
+        path.append(part)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return path
+
+
+def in_document_order(doc: Any, errors: Sequence[str], source: str) -> list[str]:
+    """``errors`` (lines ``source: key.path: message``) sorted by where their keys are in the document."""
+    def position(line: str) -> tuple[int, ...]:
+        where = line[len(source) + 2:].split(": ", 1)[0]
+        return _position(doc, _parse_key_path(doc, where))
+
+    return sorted(errors, key=position)
 
 
 def config_error(errors: Sequence[str], source: str) -> ConfigError:
@@ -231,5 +267,5 @@ def config_error(errors: Sequence[str], source: str) -> ConfigError:
     return ConfigError(f"{source}: {len(errors)} errors\n" + "\n".join(errors))
 
 
-__all__ = ["SCHEMA_PATH", "config_error", "key_path", "metric_labels", "schema", "validate_options",
-           "validate_structure"]
+__all__ = ["SCHEMA_PATH", "config_error", "in_document_order", "key_path", "metric_labels", "schema",
+           "validate_options", "validate_structure"]
