@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from analysis.errors import ConfigError
 
@@ -95,10 +95,12 @@ def _messages(error: "ValidationError") -> Iterator[tuple[list[Any], str]]:
     """(path, message) pairs for one jsonschema error, in the loader's words; ``anyOf`` with a ``null`` branch
     (an optional key) is explained by the errors of its other branch."""
     path = list(error.absolute_path)
-    kind, inst, sch = error.validator, error.instance, error.schema
+    # jsonschema types these as "X | Unset"; a reported error has them all set
+    kind = error.validator
+    inst, sch, value = cast(Any, error.instance), cast(Any, error.schema), cast(Any, error.validator_value)
     custom = sch.get("errorMessage") if isinstance(sch, dict) else None
     if kind in ("anyOf", "oneOf"):
-        branches = error.validator_value
+        branches = value
         real = [i for i, b in enumerate(branches) if b != {"type": "null"}]
         if len(real) == 1 and not custom:
             for sub in error.context or ():
@@ -107,7 +109,7 @@ def _messages(error: "ValidationError") -> Iterator[tuple[list[Any], str]]:
             return
         yield path, f"{custom or 'does not match any allowed form'}, got {_type_name(inst)} {inst!r}"
     elif kind == "required":
-        for key in error.validator_value:
+        for key in value:
             if isinstance(inst, Mapping) and key not in inst:
                 yield path + [key], "is required"
     elif kind == "additionalProperties":
@@ -120,8 +122,8 @@ def _messages(error: "ValidationError") -> Iterator[tuple[list[Any], str]]:
         if inst is None and path and path[-1] in _required_keys():
             yield path, "is required"
             return
-        wanted = [t for t in ([error.validator_value] if isinstance(error.validator_value, str)
-                              else error.validator_value) if t != "null"]
+        wanted = [t for t in ([value] if isinstance(value, str)
+                              else value) if t != "null"]
         if wanted == ["integer"] and isinstance(inst, float) and math.isfinite(inst):
             yield path, f"expected a whole number, got {inst!r}"
             return
@@ -129,18 +131,18 @@ def _messages(error: "ValidationError") -> Iterator[tuple[list[Any], str]]:
         yield path, f"expected {words}, got {_type_name(inst)}" + ("" if isinstance(inst, (dict, list))
                                                                      else f" {inst!r}")
     elif kind == "enum":
-        choices = [str(c) for c in error.validator_value if c is not None]
+        choices = [str(c) for c in value if c is not None]
         yield path, f"must be one of {', '.join(choices)}; got {inst!r}"
     elif kind == "minimum":
-        yield path, f"must be >= {_bound(error.validator_value)}; got {inst!r}"
+        yield path, f"must be >= {_bound(value)}; got {inst!r}"
     elif kind == "maximum":
-        yield path, f"must be <= {_bound(error.validator_value)}; got {inst!r}"
+        yield path, f"must be <= {_bound(value)}; got {inst!r}"
     elif kind == "exclusiveMinimum":
-        yield path, f"must be > {_bound(error.validator_value)}; got {inst!r}"
+        yield path, f"must be > {_bound(value)}; got {inst!r}"
     elif kind == "exclusiveMaximum":
-        yield path, f"must be < {_bound(error.validator_value)}; got {inst!r}"
+        yield path, f"must be < {_bound(value)}; got {inst!r}"
     elif kind == "minItems":
-        yield path, custom or f"needs at least {error.validator_value} item(s)"
+        yield path, custom or f"needs at least {value} item(s)"
     elif kind in ("pattern", "not", "minLength"):
         yield path, f"{custom}; got {inst!r}" if custom else f"{error.message}"
     else:
