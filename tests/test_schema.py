@@ -201,6 +201,37 @@ def test_schema_rejects_what_the_loader_rejects_at_the_same_key(doc, where):
     assert any(e.startswith(f"svc.yaml: {where}") for e in errors), errors
 
 
+@pytest.mark.parametrize("doc, message", [
+    (metric(direction="up"), "metrics[latency].direction: must be one of increase, decrease, either; got 'up'"),
+    (metric(confidence=1.0), "metrics[latency].confidence: must be < 1; got 1.0"),
+    (metric(name=""), "metrics[0].name: must not be empty"),
+    (metric(judge="threshold"),
+     "metrics[latency]: a threshold metric needs at least one of upper, lower, max_ratio, min_ratio"),
+    ({**GOOD, "scoring": {"pass": float("nan")}}, "scoring.pass: expected a finite number, got nan"),
+    ({**GOOD, "prometheus": {"step": "fast"}}, "prometheus.step: expected a duration such as 30s, 5m or 1h, got 'fast'"),
+    ({**GOOD, "variables": {"app": True}}, "variables.app: variables must map names to strings or numbers; got True"),
+    (rollout(interval=None), "rollout.interval: is required"),
+    (rollout(steps=[0, 100]), "rollout.steps[0]: must be from 1 to 100 (percent of traffic to the canary); got 0"),
+    (rollout(steps=[]), "rollout.steps: needs at least one step"),
+    (rollout(strategy="blue-green"), "rollout.steps: blue-green switches all traffic at once; steps apply to "
+                                     "strategy canary"),
+    (rollout(scale_down_delay="1m"), "rollout.scale_down_delay: applies to strategy blue-green only"),
+    (rollout(service="a/b"), "rollout.service: expected a service name without '/', got 'a/b'"),
+    (rollout(hooks={"before": "true"}), "rollout.hooks.before: unknown hook point 'before'; hook points: "
+                                        "pre_rollout, pre_step, post_step, pre_promote, post_promote, pre_rollback, "
+                                        "post_rollback, scale_down, post_rollout"),
+    (rollout(hooks={"pre_step": {"run": "x", "timout": "1s"}}),
+     "rollout.hooks.pre_step.timout: unknown key 'timout'; known keys: run, timeout"),
+    (rollout(router={"type": "haproxy", "admin": "h:1", "backend": "a b", "baseline": "b", "canary": "c"}),
+     "rollout.router.backend: expected an HAProxy name (letters, digits, _ . : -), got 'a b'"),
+])
+def test_the_schema_speaks_the_loaders_words(doc, message):
+    assert validate_structure(doc, "svc.yaml") == [f"svc.yaml: {message}"]
+    with pytest.raises(ConfigError) as loader:
+        _parse(doc, "svc.yaml")
+    assert str(loader.value) == f"svc.yaml: {message}"
+
+
 @pytest.mark.parametrize("doc", [
     GOOD,
     metric(lower=None, upper=None, judge=None, query=None),  # null is the same as left out

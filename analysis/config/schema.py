@@ -91,37 +91,96 @@ def _bound(v: float) -> str:
     return f"{v:g}"
 
 
+def _worded(message: str, value: Any) -> str:
+    """A schema's own message as the loader words it: ``expected X, got VALUE``; a rule stands alone."""
+    if not message.startswith("expected"):
+        return message
+    return f"{message}, got " + (_type_name(value) if isinstance(value, (dict, list)) else repr(value))
+
+
+def _json_type(v: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
+            type(None): "null"}.get(type(v), "object" if isinstance(v, Mapping) else "")
+
+
+def _accepts(branch: Any, kind: str) -> bool:
+    """Whether a branch of an ``anyOf`` admits values of JSON type ``kind`` at all (``$ref`` and ``anyOf`` followed)."""
+    if not isinstance(branch, dict):
+        return branch is True
+    if "$ref" in branch:
+        target: Any = schema()
+        for part in str(branch["$ref"]).lstrip("#/").split("/"):
+            target = target[part]
+        return _accepts(target, kind)
+    if "anyOf" in branch:
+        return any(_accepts(b, kind) for b in branch["anyOf"])
+    types = branch.get("type")
+    if types is None:
+        return True
+    types = [types] if isinstance(types, str) else types
+    return kind in types or (kind == "integer" and "number" in types)
+
+
+def _branch(error: "ValidationError", branches: list[Any], custom: str | None) -> list["ValidationError"] | None:
+    """The errors of the one branch of an ``anyOf`` that explains why it failed, or None to explain it as a
+    whole: the only branch that is not ``null`` (an optional key), else the only branch that takes the value's
+    type, else (without a message of its own) the branch whose errors reach deepest into the value."""
+    by_branch: dict[int, list[ValidationError]] = {}
+    for sub in error.context or ():
+        if sub.relative_schema_path:
+            by_branch.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+    real = [i for i, b in enumerate(branches) if b != {"type": "null"}]
+    kind = _json_type(error.instance)
+    typed = [i for i in real if _accepts(branches[i], kind)]
+    if len(real) == 1:
+        chosen = real[0]
+    elif len(typed) == 1:
+        chosen = typed[0]
+    elif custom:
+        return None
+    else:
+        chosen = max(typed or real, key=lambda i: max((len(e.absolute_path) for e in by_branch.get(i, [])),
+                                                      default=-1))
+    return by_branch.get(chosen) or None
+
+
 def _messages(error: "ValidationError") -> Iterator[tuple[list[Any], str]]:
-    """(path, message) pairs for one jsonschema error, in the loader's words; ``anyOf`` with a ``null`` branch
-    (an optional key) is explained by the errors of its other branch."""
+    """(path, message) pairs for one jsonschema error, in the loader's words (see :func:`_branch` for ``anyOf``).
+
+    A schema node may word its own messages: ``x-messages`` maps a keyword to a template with ``{value}`` (and
+    ``{key}``, ``{known}`` for unknown keys); ``errorMessage`` (also read by editors) words an ``anyOf``, a
+    ``pattern`` or a ``not``.
+    """
     path = list(error.absolute_path)
     # jsonschema types these as "X | Unset"; a reported error has them all set
-    kind = error.validator
+    kind = str(error.validator)
     inst, sch, value = cast(Any, error.instance), cast(Any, error.schema), cast(Any, error.validator_value)
     custom = sch.get("errorMessage") if isinstance(sch, dict) else None
-    if kind in ("anyOf", "oneOf"):
-        branches = value
-        real = [i for i, b in enumerate(branches) if b != {"type": "null"}]
-        if len(real) == 1 and not custom:
-            for sub in error.context or ():
-                if sub.relative_schema_path and sub.relative_schema_path[0] == real[0]:
-                    yield from _messages(sub)
+    template = sch.get("x-messages", {}).get(kind) if isinstance(sch, dict) else None
+    if inst is None and path and path[-1] in _required_keys():
+        yield path, "is required"  # a null reads as missing, as in the loader
+    elif template and kind != "additionalProperties":
+        yield path, template.format(value=inst)
+    elif kind in ("anyOf", "oneOf"):
+        chosen = _branch(error, value, custom)
+        if chosen is not None:
+            for sub in chosen:
+                yield from _messages(sub)
             return
-        yield path, f"{custom or 'does not match any allowed form'}, got {_type_name(inst)} {inst!r}"
+        yield path, _worded(custom or "expected one of the allowed forms", inst)
     elif kind == "required":
         for key in value:
             if isinstance(inst, Mapping) and key not in inst:
                 yield path + [key], "is required"
     elif kind == "additionalProperties":
-        known = sorted(sch.get("properties", {}))
+        names = list(sch.get("properties", {}))
+        known = sorted(names)
         pattern = sch.get("patternProperties", {})
         for key in inst:
             if key not in known and not pattern:
-                yield path + [key], f"unknown key {key!r}" + (f"; known keys: {', '.join(known)}" if known else "")
+                yield path + [key], template.format(key=key, known=", ".join(names)) if template else \
+                    f"unknown key {key!r}" + (f"; known keys: {', '.join(known)}" if known else "")
     elif kind == "type":
-        if inst is None and path and path[-1] in _required_keys():
-            yield path, "is required"
-            return
         wanted = [t for t in ([value] if isinstance(value, str)
                               else value) if t != "null"]
         if wanted == ["integer"] and isinstance(inst, float) and math.isfinite(inst):
@@ -144,7 +203,7 @@ def _messages(error: "ValidationError") -> Iterator[tuple[list[Any], str]]:
     elif kind == "minItems":
         yield path, custom or f"needs at least {value} item(s)"
     elif kind in ("pattern", "not", "minLength"):
-        yield path, f"{custom}; got {inst!r}" if custom else f"{error.message}"
+        yield path, _worded(custom, inst) if custom else error.message
     else:
         yield path, custom or error.message
 
