@@ -23,8 +23,7 @@ from judges import (
 
 from analysis.config._reader import Reader
 from analysis.errors import ConfigError, parse_json, read_text
-from analysis.config.schema import (config_error, in_document_order, metric_labels, validate_options,
-                                    validate_structure)
+from analysis.config.schema import config_error, in_document_order, metric_labels, validate_structure
 
 STATISTICS = ("mean", "median", "p90", "p95", "p99", "max", "last")
 RANK_JUDGES = ("kayenta", "mann-whitney")
@@ -303,9 +302,6 @@ def _parse(data: Any, source: str) -> CanaryConfig:
             raise ConfigError(f"{source}: metrics[{i}].name: duplicate metric name {mc.name!r} "
                               f"(also metrics[{names[mc.name]}])")
         names[mc.name] = i
-        option_errors = validate_options(data, mc.judge, mc.params.options, ["metrics", i, "options"], source)
-        if option_errors:
-            raise ConfigError(option_errors[0])
         metrics.append(mc)
     metrics_t = tuple(metrics)
     for i, mc in enumerate(metrics_t):

@@ -238,18 +238,18 @@ def _position(doc: Any, path: Sequence[Any]) -> tuple[int, ...]:
     return tuple(pos)
 
 
-@lru_cache(maxsize=None)
-def _validator(definition: str | None) -> Any:
-    """A validator of the whole schema (``None``) or of one of its ``$defs`` (built once: building is costly)."""
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    """The schema's validator (built once: building it is costly)."""
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(schema() if definition is None else schema()["$defs"][definition])
+    return Draft202012Validator(schema())
 
 
-def _errors(doc: Any, instance: Any, definition: str | None, prefix: Sequence[Any]) -> list[tuple[list[Any], str]]:
-    found = [(list(prefix) + p, m) for p, m in _non_finite(instance, [])]
-    for error in _validator(definition).iter_errors(instance):
-        found += [(list(prefix) + p, m) for p, m in _messages(error)]
+def _errors(doc: Any) -> list[tuple[list[Any], str]]:
+    found = list(_non_finite(doc, []))
+    for error in _validator().iter_errors(doc):
+        found += list(_messages(error))
     seen: set[tuple[str, ...]] = set()
     unique = []
     for p, m in sorted(found, key=lambda pm: _position(doc, pm[0])):
@@ -277,19 +277,7 @@ def validate_structure(doc: Any, source: str) -> list[str]:
         Every error, in document order, one line each: ``source: key.path: message`` (metrics named by their
         ``name``); empty when the document's structure is valid.
     """
-    return [f"{source}: {key_path(doc, p)}: {m}" for p, m in _errors(doc, doc, None, [])]
-
-
-def validate_options(doc: Any, judge: str, options: Any, path: Sequence[Any], source: str) -> list[str]:
-    """Check a metric's ``options`` against the options its (resolved) judge accepts.
-
-    The schema can only check the options of a metric that names its judge; this covers the judge a metric gets
-    from ``defaults.judge`` or the built-in default. Third-party judges' options are not checked here.
-    """
-    definition = f"options_{judge}"
-    if definition not in schema()["$defs"] or not isinstance(options, Mapping):
-        return []
-    return [f"{source}: {key_path(doc, p)}: {m}" for p, m in _errors(doc, options, definition, path)]
+    return [f"{source}: {key_path(doc, p)}: {m}" for p, m in _errors(doc)]
 
 
 _PART = re.compile(r"\[([^\]]*)\]|\.?([^.\[]+)")
@@ -329,4 +317,4 @@ def config_error(errors: Sequence[str], source: str) -> ConfigError:
 
 
 __all__ = ["SCHEMA_PATH", "config_error", "in_document_order", "key_path", "metric_labels", "schema",
-           "validate_options", "validate_structure"]
+           "validate_structure"]
