@@ -1,0 +1,155 @@
+"""One analysis as the HTTP adapters ask for it: a config, two scopes, a window and variables -> ``AnalysisResult``.
+
+``prepare`` does everything that can be wrong with the request (scopes, variables, query templates) without any
+network call, so the adapters can answer 400 before an execution is accepted; ``run`` then collects and judges
+through the library (``analysis.pipeline.analyze`` with the Prometheus collector).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ...collectors.promql import LABEL_NAME
+from ...config import CanaryConfig, Thresholds
+from ...errors import ConfigError
+from ...results import AnalysisResult
+from ...series import Window
+from ...verdict import VerdictValue
+from .configs import Entry
+from .scopes import ScopeError, parse_scope
+
+__all__ = ["BadRequest", "Job", "fail_closed_score", "prepare", "result_document", "run", "scopes_for"]
+
+NO_VERDICT = (VerdictValue.NODATA, VerdictValue.ERROR)
+
+
+class BadRequest(ValueError):
+    """The request cannot be run as given (400, with this one-line message)."""
+
+
+class ServerConfigError(RuntimeError):
+    """The server or its config is at fault, not the request (500)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to analyse: normalised from any adapter's request; JSON-safe through ``to_dict``."""
+
+    config_id: str
+    baseline: Mapping[str, str]
+    canary: Mapping[str, str]
+    start: float
+    end: float
+    step: float | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    thresholds: Thresholds | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"config_id": self.config_id, "baseline": dict(self.baseline), "canary": dict(self.canary),
+                "start": self.start, "end": self.end, "step": self.step, "variables": dict(self.variables),
+                "thresholds": self.thresholds.to_dict() if self.thresholds else None}
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> "Job":
+        th = d.get("thresholds")
+        return Job(d["config_id"], d["baseline"], d["canary"], d["start"], d["end"], d.get("step"),
+                   d.get("variables") or {}, Thresholds(th["pass"], th["marginal"]) if th else None)
+
+
+def scopes_for(entry: Entry, baseline: str | None, canary: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    """The two label sets from the request's scope strings, or the config's own when a string is not given."""
+    out = []
+    for scope, text in (("baseline", baseline), ("canary", canary)):
+        if text is None or (isinstance(text, str) and not text.strip()):
+            labels = dict(entry.config.scopes.get(scope) or {})
+            if not labels:
+                raise BadRequest(f"{scope}: no scope given and config {entry.id} defines none; give label "
+                                 f"matchers such as app=shop,version=v2")
+            out.append(labels)
+            continue
+        try:
+            out.append(parse_scope(text, entry.default_scope(scope), scope))
+        except ScopeError as e:
+            raise BadRequest(str(e)) from None
+    return out[0], out[1]
+
+
+def check_variables(variables: Mapping[str, Any], what: str) -> dict[str, str]:
+    out = {}
+    for name, value in variables.items():
+        if not isinstance(name, str) or not LABEL_NAME.match(name) or name == "scope":
+            raise BadRequest(f"{what}: {name!r} is not a variable name (letters, digits and _, not scope)")
+        if isinstance(value, (dict, list)) or value is None:
+            raise BadRequest(f"{what}.{name}: expected a string")
+        out[name] = str(value)
+    return out
+
+
+def _configured(entry: Entry, job: Job, prometheus_url: str | None) -> CanaryConfig:
+    cfg = entry.config
+    settings = cfg.prometheus
+    if prometheus_url:
+        settings = dataclasses.replace(settings, url=prometheus_url)
+    if job.step:
+        settings = dataclasses.replace(settings, step=float(job.step))
+    if not settings.url:
+        raise ServerConfigError(f"config {entry.id} has no prometheus.url and the server was started without "
+                                f"--prometheus-url")
+    return cfg.with_overrides(prometheus=settings, scopes={"baseline": dict(job.baseline), "canary": dict(job.canary)},
+                              variables={**cfg.variables, **job.variables},
+                              thresholds=job.thresholds or cfg.thresholds)
+
+
+def prepare(entry: Entry, job: Job, prometheus_url: str | None) -> CanaryConfig:
+    """The config the job runs with; ``BadRequest`` when a query cannot be built from the request."""
+    cfg = _configured(entry, job, prometheus_url)
+    from ...collectors.prometheus import PrometheusCollector
+
+    if not (job.end > job.start):
+        raise BadRequest("end must be after start")
+    if (job.end - job.start) / cfg.prometheus.step > 11_000:
+        raise BadRequest(f"the window holds more than 11000 steps of {cfg.prometheus.step:g}s (Prometheus' limit); "
+                         f"use a longer step")
+    try:
+        with PrometheusCollector.from_config(cfg) as collector:
+            collector.queries(cfg.metrics)
+    except ConfigError as e:
+        raise BadRequest(str(e)) from None
+    return cfg
+
+
+def run(entry: Entry, job: Job, prometheus_url: str | None) -> AnalysisResult:
+    """Collect and judge ``job`` (``BadRequest`` / ``ServerConfigError`` as ``prepare``)."""
+    from ...collectors.prometheus import PrometheusCollector
+    from ...pipeline import analyze
+
+    cfg = prepare(entry, job, prometheus_url)
+    with PrometheusCollector.from_config(cfg) as collector:
+        return analyze(cfg, collector, Window(job.start, job.end))
+
+
+def fail_closed_score(result: AnalysisResult) -> float:
+    """The score to show: 0 when no verdict was reached, so no client can read a passing score from it."""
+    if result.verdict.value in NO_VERDICT:
+        return 0.0
+    score = result.score.score
+    return score if math.isfinite(score) else 0.0
+
+
+def result_document(result: AnalysisResult) -> dict[str, Any]:
+    """``canary analyze --json`` without series, with the fail-closed score (the web provider's and Flagger's body)."""
+    doc = result.to_dict(include_data=False)
+    shown = fail_closed_score(result)
+    if shown != doc["score"]:
+        doc["score_without_verdict"] = doc["score"]
+        doc["score"] = shown
+    return doc
+
+
+def one_line(result: AnalysisResult) -> str:
+    """``FAIL score 0/100: critical metric error_ratio failed``: the halt reason Flagger shows."""
+    return (f"{result.verdict.value.value.upper()} score {fail_closed_score(result):g}/100: "
+            f"{' '.join(result.verdict.reason.split())}")
