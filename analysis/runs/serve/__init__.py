@@ -8,6 +8,11 @@ Endpoints and their contract: ``shared/docs/integrations.md`` §6 and ``docs/ser
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from typing import Iterator
+
 from .settings import ServeSettings, load_token
 
 __all__ = ["ServeSettings", "create_app", "load_token", "serve"]
@@ -28,7 +33,22 @@ def serve(settings: ServeSettings, log_level: str = "info") -> None:
     """
     import uvicorn
 
+    class _Server(uvicorn.Server):
+        """uvicorn re-raises the stop signal after a graceful shutdown; a finished stop should exit 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
     config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_level=log_level,
                             timeout_graceful_shutdown=2, lifespan="on", proxy_headers=False,
                             server_header=False, limit_concurrency=1000)
-    uvicorn.Server(config).run()
+    _Server(config).run()

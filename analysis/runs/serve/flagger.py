@@ -30,7 +30,8 @@ def parse_payload(entry: Entry, payload: Any) -> Job:
     variables = {k: payload[k] for k in ("name", "namespace") if isinstance(payload.get(k), str) and payload[k]}
     variables.update({k: v for k, v in metadata.items() if k not in _WINDOW_KEYS and LABEL_NAME.match(k)
                       and k != "scope"})
-    baseline, canary = scopes_for(entry, metadata.get("baseline"), metadata.get("canary"))
+    baseline, canary = scopes_for(entry, metadata.get("baseline"), metadata.get("canary"),
+                                  ("metadata.baseline", "metadata.canary"))
     start, end = window(metadata.get("start"), metadata.get("end"), metadata.get("lookback"), "metadata.")
     return Job(entry.id, baseline, canary, start, end, _step(metadata.get("step")),
                check_variables(variables, "metadata"))

@@ -59,19 +59,23 @@ class Job:
                    d.get("variables") or {}, Thresholds(th["pass"], th["marginal"]) if th else None)
 
 
-def scopes_for(entry: Entry, baseline: str | None, canary: str | None) -> tuple[dict[str, str], dict[str, str]]:
-    """The two label sets from the request's scope strings, or the config's own when a string is not given."""
+def scopes_for(entry: Entry, baseline: str | None, canary: str | None,
+               fields: tuple[str, str] = ("baseline", "canary")) -> tuple[dict[str, str], dict[str, str]]:
+    """The two label sets from the request's scope strings, or the config's own when a string is not given.
+
+    ``fields`` name the request's fields in messages.
+    """
     out = []
-    for scope, text in (("baseline", baseline), ("canary", canary)):
+    for scope, text, what in (("baseline", baseline, fields[0]), ("canary", canary, fields[1])):
         if text is None or (isinstance(text, str) and not text.strip()):
             labels = dict(entry.config.scopes.get(scope) or {})
             if not labels:
-                raise BadRequest(f"{scope}: no scope given and config {entry.id} defines none; give label "
+                raise BadRequest(f"{what}: no scope given and config {entry.id} defines none; give label "
                                  f"matchers such as app=shop,version=v2")
             out.append(labels)
             continue
         try:
-            out.append(parse_scope(text, entry.default_scope(scope), scope))
+            out.append(parse_scope(text, entry.default_scope(scope), what))
         except ScopeError as e:
             raise BadRequest(str(e)) from None
     return out[0], out[1]
@@ -149,7 +153,17 @@ def result_document(result: AnalysisResult) -> dict[str, Any]:
     return doc
 
 
+def explain(result: AnalysisResult) -> str:
+    """The verdict's reason on one line, with the first metric errors (e.g. the collector's message) when the
+    run reached no verdict."""
+    text = result.verdict.reason
+    if result.verdict.value in NO_VERDICT:
+        errors = [m.reason for m in result.metrics if m.classification.value == "error" and m.reason][:3]
+        if errors:
+            text += " (" + "; ".join(errors) + ")"
+    return " ".join(text.split())
+
+
 def one_line(result: AnalysisResult) -> str:
     """``FAIL score 0/100: critical metric error_ratio failed``: the halt reason Flagger shows."""
-    return (f"{result.verdict.value.value.upper()} score {fail_closed_score(result):g}/100: "
-            f"{' '.join(result.verdict.reason.split())}")
+    return f"{result.verdict.value.value.upper()} score {fail_closed_score(result):g}/100: {explain(result)}"

@@ -109,7 +109,8 @@ def parse_request(entry: Entry, body: Any) -> Job:
     for s, key in ((control, "controlScope"), (experiment, "experimentScope")):
         if not isinstance(s.get("scope", ""), str):
             raise BadRequest(f"{where}.{key}.scope: expected a string of label matchers")
-    baseline, canary = scopes_for(entry, control.get("scope"), experiment.get("scope"))
+    baseline, canary = scopes_for(entry, control.get("scope"), experiment.get("scope"),
+                                  (f"{where}.controlScope.scope", f"{where}.experimentScope.scope"))
     return Job(entry.id, baseline, canary, start, end, step or None, variables,
                Thresholds(values["pass"], values["marginal"]))
 

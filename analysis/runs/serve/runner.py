@@ -16,7 +16,7 @@ from typing import Any, Callable, TypeVar
 
 from ...errors import CanaryError
 from .configs import ConfigDir
-from .jobs import NO_VERDICT, BadRequest, Job, ServerConfigError, fail_closed_score, run
+from .jobs import NO_VERDICT, BadRequest, Job, ServerConfigError, explain, fail_closed_score, run
 from .kayenta import judge_result
 from .store import Store
 from .telemetry import Telemetry
@@ -112,7 +112,7 @@ class Runner:
         self.telemetry.observe(job.config_id, result, time.monotonic() - t0)
         if result.verdict.value in NO_VERDICT:
             # fail closed: no result, so no score any client could read as a pass (Argo: Error; Orca: TERMINAL)
-            self.store.finish(execution_id, None, f"{result.verdict.value.value}: {result.verdict.reason}")
+            self.store.finish(execution_id, None, f"{result.verdict.value.value}: {explain(result)}")
             return
         assert job.thresholds is not None
         self.store.finish(execution_id, judge_result(result, job.thresholds), None)

@@ -72,6 +72,8 @@ def _unquote(value: str, name: str) -> str:
         return out
     if '"' in value:
         raise ScopeError(f"label {name}: a value with a double quote must be quoted as a whole")
+    if any(c.isspace() for c in value):
+        raise ScopeError(f"label {name}: {value!r} holds a space; quote a value with spaces (name=\"a b\")")
     return value
 
 
@@ -133,4 +135,7 @@ def parse_scope(text: str, default: Mapping[str, str] | None = None, what: str =
             labels[label] = _unquote(value.strip(), label)
         except ScopeError as e:
             raise ScopeError(f"{what}: {e}") from None
+        if not labels[label]:
+            raise ScopeError(f"{what} {text!r}: label {label} has an empty value, which would also select every "
+                             f"series without that label")
     return labels
