@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from analysis import load_config
-from analysis.kayenta_import import convert, is_kayenta
+from analysis.config.kayenta_import import convert, is_kayenta
 from analysis.pipeline import judge_pairs
 from analysis.series import SamplePair, Series
 from judges import Classification

@@ -13,14 +13,14 @@ import signal
 import threading
 from typing import Iterator
 
-from .settings import ServeSettings, load_token
+from analysis.runs.serve.settings import ServeSettings, load_token
 
 __all__ = ["ServeSettings", "create_app", "load_token", "serve"]
 
 
 def create_app(settings: ServeSettings):  # noqa: ANN201 (an ASGI callable)
     """The ASGI application for ``settings`` (see ``analysis.runs.serve.app``)."""
-    from .app import create_app as make
+    from analysis.runs.serve.app import create_app as make
 
     return make(settings)
 

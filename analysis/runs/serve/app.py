@@ -14,18 +14,18 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ...errors import CanaryError
-from .argo import parse_query
-from .configs import ConfigDir, Entry
-from .flagger import parse_payload
-from .guards import SizeLimit, TokenAuth
-from .jobs import BadRequest, Job, ServerConfigError, one_line, result_document, run
-from .kayenta import parse_request, status_response
-from .openapi import docs_html, spec
-from .runner import Busy, Runner
-from .settings import ServeSettings
-from .store import Store
-from .telemetry import Telemetry
+from analysis.errors import CanaryError
+from analysis.runs.serve.argo import parse_query
+from analysis.runs.serve.configs import ConfigDir, Entry
+from analysis.runs.serve.flagger import parse_payload
+from analysis.runs.serve.guards import SizeLimit, TokenAuth
+from analysis.runs.serve.jobs import BadRequest, Job, ServerConfigError, one_line, result_document, run
+from analysis.runs.serve.kayenta import parse_request, status_response
+from analysis.runs.serve.openapi import docs_html, spec
+from analysis.runs.serve.runner import Busy, Runner
+from analysis.runs.serve.settings import ServeSettings
+from analysis.runs.serve.store import Store
+from analysis.runs.serve.telemetry import Telemetry
 
 __all__ = ["create_app"]
 
@@ -143,7 +143,7 @@ class _Handlers:
 
 
 def _prepared(entry: Entry, job: Job, prometheus_url: str | None) -> None:
-    from .jobs import prepare
+    from analysis.runs.serve.jobs import prepare
 
     prepare(entry, job, prometheus_url)
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping
 
-from ..._validate import parse_duration
-from ...errors import UsageError
-from ...intervals import parse_instant
-from .configs import Entry
-from .jobs import BadRequest, Job, check_variables, scopes_for
+from analysis.config._reader import parse_duration
+from analysis.errors import UsageError
+from analysis.runs.intervals import parse_instant
+from analysis.runs.serve.configs import Entry
+from analysis.runs.serve.jobs import BadRequest, Job, check_variables, scopes_for
 
 __all__ = ["parse_query", "window"]
 

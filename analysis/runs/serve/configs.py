@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ...config import CanaryConfig, load_config, parse_config
-from ...errors import ConfigError, parse_json, read_text
+from analysis.config import CanaryConfig, load_config, parse_config
+from analysis.errors import ConfigError, parse_json, read_text
 
 __all__ = ["ConfigDir", "Entry", "ID_PATTERN"]
 
@@ -50,7 +50,7 @@ class Entry:
 def _load(path: Path) -> tuple[CanaryConfig, tuple[str, ...], str | None, bool]:
     if path.suffix.lower() != ".json":
         return load_config(path), (), None, False
-    from ...kayenta_import import convert, is_kayenta
+    from analysis.config.kayenta_import import convert, is_kayenta
 
     data = parse_json(read_text(path, ConfigError), str(path), ConfigError)
     if is_kayenta(data):

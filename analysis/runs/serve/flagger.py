@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ...collectors.promql import LABEL_NAME
-from .argo import _step, window
-from .configs import Entry
-from .jobs import BadRequest, Job, check_variables, scopes_for
+from analysis.collectors.promql import LABEL_NAME
+from analysis.runs.serve.argo import _step, window
+from analysis.runs.serve.configs import Entry
+from analysis.runs.serve.jobs import BadRequest, Job, check_variables, scopes_for
 
 __all__ = ["parse_payload"]
 

@@ -12,14 +12,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ...collectors.promql import LABEL_NAME
-from ...config import CanaryConfig, Thresholds
-from ...errors import ConfigError
-from ...results import AnalysisResult
-from ...series import Window
-from ...verdict import VerdictValue
-from .configs import Entry
-from .scopes import ScopeError, parse_scope
+from analysis.collectors.promql import LABEL_NAME
+from analysis.config import CanaryConfig, Thresholds
+from analysis.errors import ConfigError
+from analysis.results import AnalysisResult
+from analysis.series import Window
+from analysis.decision.verdict import VerdictValue
+from analysis.runs.serve.configs import Entry
+from analysis.runs.serve.scopes import ScopeError, parse_scope
 
 __all__ = ["BadRequest", "Job", "fail_closed_score", "prepare", "result_document", "run", "scopes_for"]
 
@@ -110,7 +110,7 @@ def _configured(entry: Entry, job: Job, prometheus_url: str | None) -> CanaryCon
 def prepare(entry: Entry, job: Job, prometheus_url: str | None) -> CanaryConfig:
     """The config the job runs with; ``BadRequest`` when a query cannot be built from the request."""
     cfg = _configured(entry, job, prometheus_url)
-    from ...collectors.prometheus import PrometheusCollector
+    from analysis.collectors.prometheus import PrometheusCollector
 
     if not (job.end > job.start):
         raise BadRequest("end must be after start")
@@ -127,8 +127,8 @@ def prepare(entry: Entry, job: Job, prometheus_url: str | None) -> CanaryConfig:
 
 def run(entry: Entry, job: Job, prometheus_url: str | None) -> AnalysisResult:
     """Collect and judge ``job`` (``BadRequest`` / ``ServerConfigError`` as ``prepare``)."""
-    from ...collectors.prometheus import PrometheusCollector
-    from ...pipeline import analyze
+    from analysis.collectors.prometheus import PrometheusCollector
+    from analysis.pipeline import analyze
 
     cfg = prepare(entry, job, prometheus_url)
     with PrometheusCollector.from_config(cfg) as collector:

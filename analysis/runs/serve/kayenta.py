@@ -15,11 +15,11 @@ from typing import Any, Mapping
 
 from judges import Classification
 
-from ...config import Thresholds
-from ...results import AnalysisResult, MetricResult
-from .configs import Entry
-from .jobs import BadRequest, Job, check_variables, scopes_for
-from .store import SUCCEEDED, Execution
+from analysis.config import Thresholds
+from analysis.results import AnalysisResult, MetricResult
+from analysis.runs.serve.configs import Entry
+from analysis.runs.serve.jobs import BadRequest, Job, check_variables, scopes_for
+from analysis.runs.serve.store import SUCCEEDED, Execution
 
 __all__ = ["judge_result", "parse_request", "status_response"]
 

@@ -39,7 +39,7 @@ _WEB = [_p("baseline", description="scope: label matchers app=shop,version=v1 (d
 
 def spec() -> dict[str, Any]:
     """The OpenAPI 3.1 document."""
-    from ... import __version__
+    from analysis import __version__
 
     cfg = _p("configId", "path", description="the config file's stem")
     return {

@@ -14,12 +14,12 @@ import threading
 import time
 from typing import Any, Callable, TypeVar
 
-from ...errors import CanaryError
-from .configs import ConfigDir
-from .jobs import NO_VERDICT, BadRequest, Job, ServerConfigError, explain, fail_closed_score, run
-from .kayenta import judge_result
-from .store import Store
-from .telemetry import Telemetry
+from analysis.errors import CanaryError
+from analysis.runs.serve.configs import ConfigDir
+from analysis.runs.serve.jobs import NO_VERDICT, BadRequest, Job, ServerConfigError, explain, fail_closed_score, run
+from analysis.runs.serve.kayenta import judge_result
+from analysis.runs.serve.store import Store
+from analysis.runs.serve.telemetry import Telemetry
 
 __all__ = ["Busy", "Runner"]
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...errors import UsageError
+from analysis.errors import UsageError
 
 __all__ = ["ServeSettings", "TOKEN_ENV", "load_token"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from ...results import AnalysisResult
-from .jobs import fail_closed_score
+from analysis.results import AnalysisResult
+from analysis.runs.serve.jobs import fail_closed_score
 
 __all__ = ["Telemetry"]
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .config import CanaryConfig, parse_config
-from .errors import ConfigError, parse_json, read_text
+from analysis.config import CanaryConfig, parse_config
+from analysis.errors import ConfigError, parse_json, read_text
 
 __all__ = ["Imported", "convert", "import_file", "is_kayenta"]
 

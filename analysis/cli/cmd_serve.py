@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import UsageError
+from analysis.errors import UsageError
 
 
 @click.command()
@@ -38,19 +38,19 @@ def serve(config_dir: str, host: str, port: int, prometheus_url: str | None, tok
     finishes running executions (or journals them for the next start). See docs/serve.md.
     """
     try:
-        from ..runs.serve import ServeSettings, load_token, serve as run
+        from analysis.runs.serve import ServeSettings, load_token, serve as run
     except ImportError as e:
         raise UsageError(f"canary serve needs the serve extra: pip install 'canary-engine[serve]' ({e.name} is "
                          f"missing)") from None
     if prometheus_url:
-        from ..collectors.prometheus import display_url
+        from analysis.collectors.prometheus import display_url
 
         if not display_url(prometheus_url).startswith(("http://", "https://")):
             raise UsageError(f"--prometheus-url {display_url(prometheus_url)!r}: expected http(s)://host[:port]")
     settings = ServeSettings(config_dir=Path(config_dir), host=host, port=port, prometheus_url=prometheus_url,
                              token=load_token(token_file, no_auth), db=Path(db), workers=workers,
                              max_queued=max_queued, max_sync=max_sync)
-    from ..runs.serve.configs import ConfigDir
+    from analysis.runs.serve.configs import ConfigDir
 
     entries, broken = ConfigDir(settings.config_dir).entries()
     for message in broken:
@@ -71,7 +71,7 @@ def import_kayenta(file: str, out: str | None) -> int:
     Prints one line per field that cannot be carried over (also written as comments at the top of the YAML).
     The result is validated before it is written. Exit codes: 0 converted, 2 unreadable or invalid input.
     """
-    from ..kayenta_import import import_file
+    from analysis.config.kayenta_import import import_file
 
     imported = import_file(file)
     imported.config()  # validate before writing anything
@@ -79,7 +79,7 @@ def import_kayenta(file: str, out: str | None) -> int:
     for note in imported.notes:
         click.echo(f"not carried over: {note}", err=True)
     if out:
-        from ._output import check_target, write_atomic
+        from analysis.output import check_target, write_atomic
 
         check_target(out)
         write_atomic(out, text)
