@@ -172,6 +172,13 @@ def test_web_provider_answers_200_with_the_verdict_for_pass_and_fail(server):
         {"latency_ms", "error_ratio"} and all("data" not in m for m in doc["metrics"])
     phase, answer = argo_web(_web_url(server, "reg"), TOKEN)
     assert phase == "Failed" and answer.status == 200 and answer.json()["verdict"] == "fail"
+    # the docs' template form: matchers unencoded in the query string, a relative start, a lookback
+    raw = f"{server.url}/analysis/shop?baseline=app=reg,version=v1&canary=app=reg,version=v2&start={START}&end={END}"
+    assert argo_web(raw, TOKEN)[0] == "Failed"
+    body = {"baseline": "app=aa,version=v1", "canary": "app=aa,version=v2", "end": END, "lookback": "1h",
+            "step": "30s", "var": {"unused": "x"}}
+    code, doc = _post(server, "/analysis/shop", json.dumps(body).encode())
+    assert code == 200 and doc["verdict"] == "pass"
 
 
 def test_web_provider_without_verdict_shows_no_passing_score(server):
