@@ -303,7 +303,7 @@ def convert(data: Any, source: str = "<kayenta>") -> Imported:
     metrics = data.get("metrics")
     if not isinstance(metrics, list) or not metrics:
         raise ConfigError(f"{source}: metrics: a Kayenta config needs at least one metric")
-    templates = data.get("templates") if isinstance(data.get("templates"), Mapping) else {}
+    templates: Mapping[str, Any] = data["templates"] if isinstance(data.get("templates"), Mapping) else {}
     judge = data.get("judge")
     judge_name = judge.get("name") if isinstance(judge, Mapping) else None
     if judge_name not in (None, "NetflixACAJudge-v1.0"):
@@ -317,7 +317,7 @@ def convert(data: Any, source: str = "<kayenta>") -> Imported:
     out["defaults"] = {"judge": "kayenta", "confidence": 0.98, "tolerance": 0.25}
     out["metrics"] = [c.metric(m, i, templates) for i, m in enumerate(metrics)]
     used = list(dict.fromkeys(m["group"] for m in out["metrics"]))
-    classifier = data.get("classifier") if isinstance(data.get("classifier"), Mapping) else {}
+    classifier: Mapping[str, Any] = data["classifier"] if isinstance(data.get("classifier"), Mapping) else {}
     weights = c.weights(classifier.get("groupWeights"), used)
     if weights:
         out["groups"] = weights

@@ -131,3 +131,36 @@ def test_sigterm_journals_running_executions_and_the_next_start_runs_them(promet
     finally:
         prom.resume()
         server.stop()
+
+
+def test_limits_answer_429_with_retry_after_only_beyond_them(prometheus_factory, config_dir, tmp_path):
+    prom = prometheus_factory(_small_dataset())
+    server = CanaryServe(tmp_path / "srv", config_dir, TOKEN, prom.url,
+                         extra_args=["--workers", "1", "--max-queued", "50", "--max-sync", "1"]).start()
+    try:
+        prom.pause()  # analyses hang until the config's 5 s timeout: the queue fills up
+        ids = [_start(server, "aa") for _ in range(50)]  # never 429 below 50 queued executions
+        detail = {"step": 30, "start": START, "end": END}
+        body = {"scopes": {"default": {"controlScope": {"scope": "app=aa,version=v1", **detail},
+                                       "experimentScope": {"scope": "app=aa,version=v2", **detail}}},
+                "thresholds": {"pass": 90, "marginal": 75}}
+        full = go_request("POST", f"{server.address()}/canary/shop", json.dumps(body).encode())
+        assert full.status == 429 and full.headers["retry-after"] and "limit 50" in full.json()["message"]
+        url = (f"{server.url}/analysis/shop?baseline=app=aa,version=v1&canary=app=aa,version=v2&start={START}"
+               f"&end={END}")
+        first: list = []
+        t = threading.Thread(target=lambda: first.append(go_request(
+            "GET", url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)))
+        t.start()
+        time.sleep(0.5)
+        second = go_request("GET", url, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert second.status == 429 and second.headers["retry-after"] == "5"
+        prom.resume()
+        t.join(30)
+        assert first[0].status == 200  # the one admitted ran to a verdict (error: Prometheus hung)
+        assert len(_wait_all(server, ids, timeout=120)) == 50
+        metrics = go_request("GET", server.url + "/metrics").body.decode()
+        assert "canary_serve_rejected_total 2.0" in metrics
+    finally:
+        prom.resume()
+        server.stop()

@@ -19,7 +19,7 @@ from analysis.runs.serve.argo import parse_query
 from analysis.runs.serve.configs import ConfigDir, Entry
 from analysis.runs.serve.flagger import parse_payload
 from analysis.runs.serve.guards import SizeLimit, TokenAuth
-from analysis.runs.serve.jobs import BadRequest, Job, ServerConfigError, one_line, result_document, run
+from analysis.runs.serve.jobs import BadRequest, Job, ServerConfigError, one_line, prepare, result_document, run
 from analysis.runs.serve.kayenta import parse_request, status_response
 from analysis.runs.serve.openapi import docs_html, spec
 from analysis.runs.serve.runner import Busy, Runner
@@ -91,7 +91,8 @@ class _Handlers:
         entry = self.entry(request.path_params["config_id"])
         body = await _json_body(request)
         job = parse_request(entry, body)
-        await self.runner.run_sync(lambda: _prepared(entry, job, self.settings.prometheus_url))
+        # every check of the request that needs no network, so a bad one is a 400 now (no thread: never a 429)
+        prepare(entry, job, self.settings.prometheus_url)
         execution_id = str(uuid.uuid4())
         accounts = {k: request.query_params.get(k, "") for k in
                     ("application", "metricsAccountName", "configurationAccountName", "storageAccountName")}
@@ -140,12 +141,6 @@ class _Handlers:
         if result.verdict.value.value == "pass":
             return JSONResponse(result_document(result))
         return PlainTextResponse(one_line(result) + "\n", status_code=412)
-
-
-def _prepared(entry: Entry, job: Job, prometheus_url: str | None) -> None:
-    from analysis.runs.serve.jobs import prepare
-
-    prepare(entry, job, prometheus_url)
 
 
 def _exception_handlers() -> dict[Any, Callable[..., Any]]:

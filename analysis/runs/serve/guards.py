@@ -11,19 +11,17 @@ import base64
 import binascii
 import hmac
 import json
-from typing import Any, Awaitable, Callable
+from typing import Any, Sequence
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["SizeLimit", "TokenAuth", "send_json"]
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS = frozenset({"/healthz", "/metrics"})
 
 
-async def send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def send_json(send: Send, status: int, body: dict[str, Any],
+                    headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     data = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
@@ -119,7 +117,7 @@ class SizeLimit:
         body = b"".join(chunks)
         delivered = False
 
-        async def replay() -> dict[str, Any]:
+        async def replay() -> Message:
             nonlocal delivered
             if not delivered:
                 delivered = True

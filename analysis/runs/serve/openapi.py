@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Any, Sequence
 
 __all__ = ["docs_html", "spec"]
 
 _ERR = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-def _op(summary: str, ok: str, params: list[dict[str, Any]] = (), body: str | None = None,
+def _op(summary: str, ok: str, params: Sequence[dict[str, Any]] = (), body: str | None = None,
         errors: tuple[int, ...] = (400, 401, 404), ok_type: str = "application/json") -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "parameters": list(params),
                           "responses": {"200": {"description": ok, "content": {ok_type: {}}}}}
@@ -88,7 +88,7 @@ def spec() -> dict[str, Any]:
                                                (400, 401, 404, 413, 429))},
             "/canary/{canaryExecutionId}": {"get": _op(
                 "Execution status (Kayenta)", "{complete, status, result.judgeResult.score, ...}",
-                [_p("canaryExecutionId", "path"), _p("storageAccountName")], (401, 404))},
+                [_p("canaryExecutionId", "path"), _p("storageAccountName")], errors=(401, 404))},
             "/analysis/{configId}": {
                 "get": _op("Run one analysis (Argo web provider): 200 with the result for every verdict",
                            "result JSON (verdict, score, metrics)", [cfg, *_WEB], errors=(400, 401, 404, 429)),
