@@ -55,6 +55,10 @@ def serve(config_dir: str, host: str, port: int, prometheus_url: str | None, tok
     entries, broken = ConfigDir(settings.config_dir).entries()
     for message in broken:
         click.echo(f"canary serve: warning: {message}", err=True)
+    for entry in entries:
+        if entry.config.name != entry.id:
+            click.echo(f"canary serve: note: {entry.path} is listed as {entry.config.name!r} (its name), served as "
+                       f"/canary/{entry.id}; Argo's canaryConfigName must be {entry.config.name!r}", err=True)
     click.echo(f"canary serve: {len(entries)} config(s) from {config_dir} on http://{host}:{port} "
                f"(auth {'off' if settings.token is None else 'on'})", err=True)
     run(settings, log_level)

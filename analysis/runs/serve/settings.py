@@ -27,7 +27,7 @@ class ServeSettings:
     max_queued: int = 200
     max_sync: int = 8
     max_body: int = 1 << 20
-    drain: float = 8.0
+    drain: float = 7.0
 
 
 def load_token(token_file: str | None, no_auth: bool = False) -> str | None:
@@ -53,7 +53,4 @@ def load_token(token_file: str | None, no_auth: bool = False) -> str | None:
                              f"(or --no-auth for a server nobody else can reach)")
     if not token or any(c.isspace() for c in token) or not token.isprintable():
         raise UsageError(f"{where}: the token must be one line of printable characters without spaces")
-    if ":" in token or "@" in token or "/" in token:
-        raise UsageError(f"{where}: the token must not contain ':', '@' or '/' (it travels as the password in "
-                         f"http://user:<token>@host URLs); use letters, digits, '-', '_' or '.'")
     return token
