@@ -50,6 +50,10 @@ def config_dir(tmp_path_factory) -> Path:
     broken["name"] = "broken-query"
     (d / "broken-query.yaml").write_text(yaml.safe_dump(broken))
     (d / "kay.json").write_text(json.dumps(kayenta_json()))
+    half = {"name": "half", "defaults": {"judge": "kayenta"}, "prometheus": {"step": "30s", "timeout": "5s"},
+            "metrics": [{"name": "aa", "query": 'app_latency_ms{${scope},app="aa"}', "direction": "increase"},
+                        {"name": "reg", "query": 'app_latency_ms{${scope},app="reg"}', "direction": "increase"}]}
+    (d / "half.yaml").write_text(yaml.safe_dump(half))
     (d / "invalid.yaml").write_text("metrics: [}\n")
     return d
 
@@ -98,16 +102,16 @@ def test_argo_kayenta_degraded_canary_fails_with_a_reason(server):
     assert score["classification"] == "Fail" and "error_ratio" in score["classificationReason"]
 
 
-def test_the_request_thresholds_classify(server):
-    # the same healthy run with pass 101 cannot pass: Argo decides Inconclusive or Failed from the number alone,
-    # and the classification we return follows the request's thresholds too
-    m = argo_kayenta(kayenta_metric(server, "aa", scopes=scopes("aa")), resume_delay=0.2)
-    metric = KayentaMetric(server.address(), "shopapp", "shop", (100, 99), scopes("aa"))
-    strict = argo_kayenta(metric, resume_delay=0.2)
-    doc = status(server, strict.execution_id)["result"]["judgeResult"]["score"]
-    assert m.phase == "Successful"
-    expected = "Pass" if doc["score"] >= 100 else "Marginal" if doc["score"] >= 99 else "Fail"
-    assert doc["classification"] == expected
+@pytest.mark.parametrize("thresholds, phase, classification", [
+    ((40, 20), "Successful", "Pass"), ((90, 45), "Inconclusive", "Marginal"), ((90, 75), "Failed", "Fail")])
+def test_the_request_thresholds_classify(server, thresholds, phase, classification):
+    # config "half": one metric passes, one is high, so the score is 50 whatever the thresholds
+    detail = {"region": "", "step": 30, "start": START, "end": END}
+    sc = ({"name": "default", "controlScope": {"scope": "version=v1", **detail},
+           "experimentScope": {"scope": "version=v2", **detail}},)
+    m = argo_kayenta(KayentaMetric(server.address(), "shopapp", "half", thresholds, sc), resume_delay=0.2)
+    assert m.phase == phase and m.value == 50, m
+    assert status(server, m.execution_id)["result"]["judgeResult"]["score"]["classification"] == classification
 
 
 def test_a_run_without_verdict_is_terminal_and_carries_no_score(server):
@@ -125,25 +129,26 @@ def test_kayenta_json_config_is_served_directly_with_bare_scope_values(server):
     assert entries["kay"]["name"] == "kay" and entries["kay"]["applications"] == ["shopapp"]
     assert isinstance(entries["shop"]["updatedTimestamp"], int) and "invalid" not in entries
     other = go_request("GET", f"{server.address()}/canaryConfig?application=otherapp").json()
-    assert {e["id"] for e in other} == {"shop", "broken-query"}  # kay is for shopapp only
-    for app, phase in (("aa", "Successful"), ("reg", "Failed")):
-        detail = {"step": 30, "start": START, "end": END}
-        sc = ({"name": "default", "controlScope": {"scope": "v1", **detail},
-               "experimentScope": {"scope": "v2", **detail}},)
-        metric = kayenta_metric(server, app, config="kay", scopes=sc)
-        # Argo cannot send extendedScopeParams; Orca-style clients can: start this one by hand
-        body = {"scopes": {"default": {"controlScope": {"scope": "v1", **detail, "extendedScopeParams": {"app": app}},
-                                       "experimentScope": {"scope": "v2", **detail,
-                                                           "extendedScopeParams": {"app": app}}}},
+    assert {e["id"] for e in other} == {"shop", "broken-query", "half"}  # kay is for shopapp only
+    detail = {"step": 30, "start": START, "end": END}
+    sc = ({"name": "default", "controlScope": {"scope": "v1", **detail}, "experimentScope": {"scope": "v2", **detail}},)
+    # Argo cannot send extendedScopeParams, which this config's template needs: a 400, so an Error measurement
+    m = argo_kayenta(kayenta_metric(server, "aa", config="kay", scopes=sc), resume_delay=0.2)
+    assert m.phase == "Error" and "${app}" in m.message, m
+    for app, passes in (("aa", True), ("reg", False)):
+        # an Orca-style client sends them: the bare scope values select the version label
+        extended = {"extendedScopeParams": {"app": app}}
+        body = {"scopes": {"default": {"controlScope": {"scope": "v1", **detail, **extended},
+                                       "experimentScope": {"scope": "v2", **detail, **extended}}},
                 "thresholds": {"pass": 95, "marginal": 75}}
         started = go_request("POST", f"{server.address()}/canary/kay", json.dumps(body).encode(),
                              {"Content-Type": "application/json"})
         assert started.status == 200, started.body
-        execution_id = started.json()["canaryExecutionId"]
-        doc = _wait_complete(server, execution_id)
-        score = doc["result"]["judgeResult"]["score"]["score"]
-        assert (score >= 95) == (phase == "Successful"), doc
-        assert metric.canaryConfigName == "kay"
+        doc = _wait_complete(server, started.json()["canaryExecutionId"])
+        score = doc["result"]["judgeResult"]["score"]
+        assert (score["classification"] == "Pass") is passes and (score["score"] >= 95) is passes, doc
+        result = doc["result"]["judgeResult"]["results"][0]
+        assert result["name"] == "latency" and result["classification"] == ("Pass" if passes else "High")
 
 
 def _wait_complete(server: CanaryServe, execution_id: str, timeout: float = 60.0) -> dict:
