@@ -9,6 +9,7 @@ import uuid
 from typing import Any, AsyncIterator, Callable
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -91,13 +92,19 @@ class _Handlers:
         entry = self.entry(request.path_params["config_id"])
         body = await _json_body(request)
         job = parse_request(entry, body)
-        # every check of the request that needs no network, so a bad one is a 400 now (no thread: never a 429)
-        prepare(entry, job, self.settings.prometheus_url)
-        execution_id = str(uuid.uuid4())
         accounts = {k: request.query_params.get(k, "") for k in
                     ("application", "metricsAccountName", "configurationAccountName", "storageAccountName")}
-        self.runner.submit(execution_id, entry.id, job, {"request": body, "accounts": accounts})
-        return JSONResponse({"canaryExecutionId": execution_id})
+
+        def accept() -> str:
+            # every check that needs no network, so a bad request is a 400 now; then journal (fsync) and queue.
+            # In Starlette's thread pool, not the bounded one of synchronous analyses: never a 429 from here
+            # below the queue limit
+            prepare(entry, job, self.settings.prometheus_url)
+            execution_id = str(uuid.uuid4())
+            self.runner.submit(execution_id, entry.id, job, {"request": body, "accounts": accounts})
+            return execution_id
+
+        return JSONResponse({"canaryExecutionId": await run_in_threadpool(accept)})
 
     async def get_execution(self, request: Request) -> Response:
         execution_id = request.path_params["execution_id"]
