@@ -9,6 +9,7 @@ Endpoints and their contract: ``shared/docs/integrations.md`` §6 and ``docs/ser
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import threading
 from typing import Iterator
@@ -32,6 +33,14 @@ def serve(settings: ServeSettings, log_level: str = "info") -> None:
     seconds for running executions; what is left is journaled in the SQLite file and resumed at the next start.
     """
     import uvicorn
+
+    logger = logging.getLogger("canary.serve")  # our lines beside uvicorn's, in its format, at the same level
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(log_level.upper())
 
     class _Server(uvicorn.Server):
         """uvicorn re-raises the stop signal after a graceful shutdown; a finished stop should exit 0."""

@@ -54,6 +54,7 @@ class _Handlers:
         self.configs = configs
         self.runner = runner
         self.telemetry = telemetry
+        self._warned: set[str] = set()
 
     def entry(self, config_id: str) -> Entry:
         entry = self.configs.get(config_id)  # ConfigError (a broken file) is answered 500 by the handler below
@@ -76,8 +77,9 @@ class _Handlers:
     async def list_configs(self, request: Request) -> Response:
         wanted = [a for a in request.query_params.getlist("application") if a]
         entries, broken = self.configs.entries()
-        for message in broken:
+        for message in set(broken) - self._warned:  # once per problem, not at every poll
             log.warning("config not listed: %s", message)
+            self._warned.add(message)
         listed = [e.listing() for e in sorted(entries, key=lambda e: e.id)
                   if not wanted or not e.applications or set(wanted) & set(e.applications)]
         return JSONResponse(listed)

@@ -108,11 +108,13 @@ class Runner:
         except (BadRequest, ServerConfigError, CanaryError) as e:
             self.telemetry.failed(job.config_id, time.monotonic() - t0)
             self.store.finish(execution_id, None, str(e))
+            log.info("execution %s: terminal: %s", execution_id, e)
             return
         self.telemetry.observe(job.config_id, result, time.monotonic() - t0)
         if result.verdict.value in NO_VERDICT:
             # fail closed: no result, so no score any client could read as a pass (Argo: Error; Orca: TERMINAL)
             self.store.finish(execution_id, None, f"{result.verdict.value.value}: {explain(result)}")
+            log.info("execution %s: terminal: %s", execution_id, result.verdict.value.value)
             return
         assert job.thresholds is not None
         self.store.finish(execution_id, judge_result(result, job.thresholds), None)
