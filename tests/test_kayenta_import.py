@@ -191,6 +191,19 @@ def test_what_cannot_be_carried_gets_one_line_each():
     assert a.params.effect_size.critical_increase is None
     assert b.params.effect_size.thresholds() == (1.5, 0.5, 1.5, 0.5)
     assert b.params.direction.value == "either" and b.params.nan_strategy.value == "remove"
+    regex = convert({"name": "r", "metrics": [{"name": "m", "groups": ["g"], "query": {
+        "type": "prometheus", "customInlineTemplate": 'PromQL:m{pod=~"${scope}-.*"}'}}]}, "r.json").notes
+    assert any("${scope} is used inside a value" in n for n in regex)
+
+
+def test_strings_for_flags_and_numbers_are_read_as_kayenta_reads_them():
+    canary = {"critical": "TRUE", "mustHaveData": "false", "effectSize": {"allowedIncrease": "1.2"}}
+    imported = convert({"name": "s", "metrics": [{"name": "m", "groups": ["g"], "query": {"type": "prometheus",
+                        "customInlineTemplate": "PromQL:m{${scope}}"}, "analysisConfigurations": {"canary": canary}}]},
+                       "s.json")
+    m = imported.config().metrics[0]
+    assert m.critical and not m.must_have_data and m.params.effect_size.thresholds()[0] == 1.2
+    assert imported.notes == ()
 
 
 def test_weights_not_adding_to_100_are_scaled_and_noted():

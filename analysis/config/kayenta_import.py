@@ -28,6 +28,7 @@ from analysis.errors import ConfigError, parse_json, read_text
 __all__ = ["Imported", "convert", "import_file", "is_kayenta"]
 
 _SCOPE_MATCHER = re.compile(r"""([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(["']?)\$\{scope\}\2""")
+_BARE_SCOPE = re.compile(r"(?<=[{,])\s*\$\{scope\}\s*(?=[},])")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 _CANARY_KEYS = {"direction", "nanStrategy", "critical", "mustHaveData", "muted", "effectSize", "outliers"}
 _TOP_KEYS = {"id", "name", "description", "configVersion", "applications", "createdTimestamp", "updatedTimestamp",
@@ -71,9 +72,24 @@ def is_kayenta(data: Any) -> bool:
 
 
 def _num(v: Any) -> float | None:
+    """A finite number, also from a numeric string (Kayenta's MapUtils parses both); else None."""
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            return None
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         return None
     return float(v)
+
+
+def _flag(v: Any) -> bool | None:
+    """true/false, also as a string in any case (Kayenta's MapUtils); None when it is neither."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+        return v.strip().lower() == "true"
+    return None
 
 
 class _Converter:
@@ -142,9 +158,10 @@ class _Converter:
             self.note(f"{w}.direction", f"{direction!r} is read as either (Kayenta's MetricDirection.parse)")
         out["nan_strategy"] = "replace" if c.get("nanStrategy") == "replace" else "remove"
         for key, ours in (("critical", "critical"), ("mustHaveData", "must_have_data"), ("muted", "muted")):
-            v = c.get(key, False)
-            if not isinstance(v, bool):
-                self.note(f"{w}.{key}", f"expected true or false, got {v!r}; false used")
+            raw = c.get(key, False)
+            v = _flag(raw)
+            if v is None:
+                self.note(f"{w}.{key}", f"expected true or false, got {raw!r}; false used")
                 v = False
             if v:
                 out[ours] = True
@@ -167,7 +184,8 @@ class _Converter:
             return "${scope}"
 
         out = _SCOPE_MATCHER.sub(sub, text)
-        rest = _PLACEHOLDER.findall(_SCOPE_MATCHER.sub("", text))
+        # a bare ${scope} where a matcher stands (Kayenta pastes the scope text there) means the same here
+        rest = _PLACEHOLDER.findall(_BARE_SCOPE.sub("", _SCOPE_MATCHER.sub("", text)))
         if "scope" in rest:
             self.note(where, "${scope} is used inside a value (e.g. a regex); here ${scope} stands for label "
                              "matchers, so rewrite it as a matcher label=\"${scope}\"")
