@@ -273,7 +273,7 @@ def test_scorer_vectors_through_an_imported_config(vector):
                   "sc.json").config()
     result = judge_pairs(cfg, pairs, None)
     assert [m.classification.value for m in result.metrics] == [r["classification"].lower() for r in i["results"]]
-    assert result.score.score == pytest.approx(vector["expected"]["summaryScore"], abs=0.005)
+    assert result.score == pytest.approx(vector["expected"]["summaryScore"], abs=0.005)
 
 
 def test_the_command_writes_yaml_that_loads_and_prints_the_notes(tmp_path):

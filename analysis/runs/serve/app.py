@@ -147,7 +147,7 @@ class _Handlers:
         entry = self.entry(request.path_params["config_id"])
         job = parse_payload(entry, await _json_body(request))
         result = await self._analyse(entry, job)
-        if result.verdict.value.value == "pass":
+        if result.verdict.value == "pass":
             return JSONResponse(result_document(result))
         return PlainTextResponse(one_line(result) + "\n", status_code=412)
 

@@ -17,13 +17,13 @@ from analysis.config import CanaryConfig, Thresholds
 from analysis.errors import ConfigError
 from analysis.results import AnalysisResult
 from analysis.series import Window
-from analysis.decision.verdict import VerdictValue
+from analysis.decision.verdict import Verdict
 from analysis.runs.serve.configs import Entry
 from analysis.runs.serve.scopes import ScopeError, parse_scope
 
 __all__ = ["BadRequest", "Job", "fail_closed_score", "prepare", "result_document", "run", "scopes_for"]
 
-NO_VERDICT = (VerdictValue.NODATA, VerdictValue.ERROR)
+NO_VERDICT = (Verdict.NODATA, Verdict.ERROR)
 
 
 class BadRequest(ValueError):
@@ -137,9 +137,9 @@ def run(entry: Entry, job: Job, prometheus_url: str | None) -> AnalysisResult:
 
 def fail_closed_score(result: AnalysisResult) -> float:
     """The score to show: 0 when no verdict was reached, so no client can read a passing score from it."""
-    if result.verdict.value in NO_VERDICT:
+    if result.verdict in NO_VERDICT:
         return 0.0
-    score = result.score.score
+    score = result.score
     return score if math.isfinite(score) else 0.0
 
 
@@ -156,8 +156,8 @@ def result_document(result: AnalysisResult) -> dict[str, Any]:
 def explain(result: AnalysisResult) -> str:
     """The verdict's reason on one line, with the first metric errors (e.g. the collector's message) when the
     run reached no verdict."""
-    text = result.verdict.reason
-    if result.verdict.value in NO_VERDICT:
+    text = result.reason
+    if result.verdict in NO_VERDICT:
         errors = [m.reason for m in result.metrics if m.classification.value == "error" and m.reason][:3]
         if errors:
             text += " (" + "; ".join(errors) + ")"
@@ -166,4 +166,4 @@ def explain(result: AnalysisResult) -> str:
 
 def one_line(result: AnalysisResult) -> str:
     """``FAIL score 0/100: critical metric error_ratio failed``: the halt reason Flagger shows."""
-    return f"{result.verdict.value.value.upper()} score {fail_closed_score(result):g}/100: {explain(result)}"
+    return f"{result.verdict.value.upper()} score {fail_closed_score(result):g}/100: {explain(result)}"

@@ -142,17 +142,17 @@ def _metric(m: MetricResult) -> dict[str, Any]:
 
 def judge_result(result: AnalysisResult, thresholds: Thresholds) -> dict[str, Any]:
     """Kayenta's ``CanaryResult``: ``judgeResult`` (score, classification, metric and group results)."""
-    score = result.score.score
+    score = result.score
     classification = _classify(score, thresholds)
-    reason = "" if classification == "Pass" else result.verdict.reason
+    reason = "" if classification == "Pass" else result.reason
     groups = [{"name": g, "score": s, "classification": "", "classificationReason": ""}
-              for g, s in result.score.groups.items()]
+              for g, s in result.group_scores.items()]
     duration = result.window.duration if result.window else 0.0
     return {"judgeResult": {"judgeName": JUDGE_NAME, "results": [_metric(m) for m in result.metrics],
                             "groupScores": groups,
                             "score": {"score": score, "classification": classification,
                                       "classificationReason": reason}},
-            "canaryDuration": f"PT{duration:g}S", "verdict": result.verdict.value.value}
+            "canaryDuration": f"PT{duration:g}S", "verdict": result.verdict.value}
 
 
 def _iso(ms: int | None) -> str | None:

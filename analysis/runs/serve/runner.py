@@ -111,14 +111,14 @@ class Runner:
             log.info("execution %s: terminal: %s", execution_id, e)
             return
         self.telemetry.observe(job.config_id, result, time.monotonic() - t0)
-        if result.verdict.value in NO_VERDICT:
+        if result.verdict in NO_VERDICT:
             # fail closed: no result, so no score any client could read as a pass (Argo: Error; Orca: TERMINAL)
-            self.store.finish(execution_id, None, f"{result.verdict.value.value}: {explain(result)}")
-            log.info("execution %s: terminal: %s", execution_id, result.verdict.value.value)
+            self.store.finish(execution_id, None, f"{result.verdict.value}: {explain(result)}")
+            log.info("execution %s: terminal: %s", execution_id, result.verdict.value)
             return
         assert job.thresholds is not None
         self.store.finish(execution_id, judge_result(result, job.thresholds), None)
-        log.info("execution %s: %s score %g", execution_id, result.verdict.value.value, fail_closed_score(result))
+        log.info("execution %s: %s score %g", execution_id, result.verdict.value, fail_closed_score(result))
 
     async def run_sync(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` in a daemon thread, at most ``max_sync`` at once (``Busy`` beyond)."""

@@ -31,7 +31,7 @@ class Telemetry:
                                 registry=self.registry)
 
     def observe(self, config_id: str, result: AnalysisResult, seconds: float) -> None:
-        self.verdicts.labels(config_id, result.verdict.value.value).inc()
+        self.verdicts.labels(config_id, result.verdict.value).inc()
         self.score.labels(config_id).set(fail_closed_score(result))
         self.duration.observe(seconds)
         errors = sum(1 for p in result.pairs.values() if p.error)
