@@ -238,6 +238,8 @@ def _request(start: str = START, end: str = END, scope: str = "app=aa and versio
     (b"{not json", "not valid JSON"),
     (b"", "empty"),
     (b"[1, 2]", "JSON object"),
+    (_request(metadata=None).replace(b'"metadata": null', b'"metadata": NaN'), "NaN is not JSON"),
+    (b"[" * 100_000, "not valid JSON"),
     (json.dumps({"scopes": json.loads(_request())["scopes"]}).encode(), "thresholds"),
     (_request(thresholds={"pass": 90}), "thresholds.marginal"),
     (_request(scopes={}), "scopes"),

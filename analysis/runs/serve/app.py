@@ -42,8 +42,11 @@ async def _json_body(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         raise BadRequest("the request body is empty; expected JSON")
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=no_constants)
     except (ValueError, RecursionError) as e:
         raise BadRequest(f"the request body is not valid JSON: {e}") from None
 
