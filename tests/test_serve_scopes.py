@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, strategies as st
 
+from analysis.collectors.promql import quote
 from analysis.runs.serve.scopes import ScopeError, parse_scope
 
 
@@ -47,3 +49,15 @@ def test_accepted(text, default, expected):
 def test_refused(text, default, needle):
     with pytest.raises(ScopeError, match=needle):
         parse_scope(text, default)
+
+
+_names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True)
+_values = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20)
+
+
+@given(st.dictionaries(_names, _values, min_size=1, max_size=4), st.sampled_from([",", " and ", " , "]))
+def test_quoted_matchers_read_back_exactly(labels, joiner):
+    # PromQL's quoting (the collector's) read back by the scope parser: any value, including quotes, commas,
+    # " and ", backslashes and newlines
+    text = joiner.join(f"{k}={quote(v)}" for k, v in labels.items())
+    assert parse_scope(text) == labels
