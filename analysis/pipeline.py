@@ -17,7 +17,7 @@ Progress = Callable[[int, int, str], None]
 
 
 def engine_version() -> str:
-    from analysis import __version__
+    from analysis.version import __version__
 
     return __version__
 
