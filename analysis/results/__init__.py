@@ -94,7 +94,7 @@ class AnalysisResult:
 
     config_name: str
     window: Window | None
-    metrics: Metrics
+    metrics: tuple[MetricResult, ...]  # held as Metrics: also indexed by name
     scores: Score
     decision: Decision
     thresholds: Thresholds
@@ -130,7 +130,7 @@ class AnalysisResult:
         return self.decision.exit_code
 
     def metric(self, name: str) -> MetricResult:
-        return self.metrics[name]
+        return Metrics(self.metrics)[name]
 
     def summary(self) -> str:
         """A few lines for people: verdict, score, reason, and every metric that did not pass with its reason."""
