@@ -7,17 +7,17 @@ through the library (``analysis.pipeline.analyze`` with the Prometheus collector
 
 from __future__ import annotations
 
-import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from analysis.collectors.promql import LABEL_NAME
 from analysis.config import CanaryConfig, Thresholds
-from analysis.errors import ConfigError
+from analysis.errors import CanaryError
 from analysis.results import AnalysisResult
-from analysis.series import Window
 from analysis.decision.verdict import Verdict
+from analysis.runs.source import SourceOptions
 from analysis.runs.serve.configs import Entry
 from analysis.runs.serve.scopes import ScopeError, parse_scope
 
@@ -92,47 +92,48 @@ def check_variables(variables: Mapping[str, Any], what: str) -> dict[str, str]:
     return out
 
 
+def _source(job: Job, prometheus_url: str | None) -> SourceOptions:
+    return SourceOptions(prometheus_url=prometheus_url or None, start=repr(job.start), end=repr(job.end),
+                         step=repr(job.step) if job.step else None)
+
+
 def _configured(entry: Entry, job: Job, prometheus_url: str | None) -> CanaryConfig:
     cfg = entry.config
-    settings = cfg.prometheus
-    if prometheus_url:
-        settings = dataclasses.replace(settings, url=prometheus_url)
-    if job.step:
-        settings = dataclasses.replace(settings, step=float(job.step))
-    if not settings.url:
-        raise ServerConfigError(f"config {entry.id} has no prometheus.url and the server was started without "
-                                f"--prometheus-url")
-    return cfg.with_overrides(prometheus=settings, scopes={"baseline": dict(job.baseline), "canary": dict(job.canary)},
+    if not prometheus_url and not cfg.prometheus.url and cfg.collector is None:
+        raise ServerConfigError(f"config {entry.id} has no prometheus.url (nor collector:) and the server was "
+                                f"started without --prometheus-url")
+    return cfg.with_overrides(scopes={"baseline": dict(job.baseline), "canary": dict(job.canary)},
                               variables={**cfg.variables, **job.variables},
                               thresholds=job.thresholds or cfg.thresholds)
 
 
 def prepare(entry: Entry, job: Job, prometheus_url: str | None) -> CanaryConfig:
-    """The config the job runs with; ``BadRequest`` when a query cannot be built from the request."""
-    cfg = _configured(entry, job, prometheus_url)
-    from analysis.collectors.prometheus import PrometheusCollector
+    """The config the job runs with, its collector opened once (no network: every query is expanded);
+    ``BadRequest`` when the request cannot be run."""
+    from analysis.runs.source import open_source
 
     if not (job.end > job.start):
         raise BadRequest("end must be after start")
+    cfg = _configured(entry, job, prometheus_url)
+    try:
+        with open_source(cfg, _source(job, prometheus_url)) as opened:
+            cfg = opened.config
+    except CanaryError as e:  # a query the request's scopes and variables cannot complete, a bad step
+        raise BadRequest(str(e)) from None
     if (job.end - job.start) / cfg.prometheus.step > 11_000:
         raise BadRequest(f"the window holds more than 11000 steps of {cfg.prometheus.step:g}s (Prometheus' limit); "
                          f"use a longer step")
-    try:
-        with PrometheusCollector.from_config(cfg) as collector:
-            collector.queries(cfg.metrics)
-    except ConfigError as e:
-        raise BadRequest(str(e)) from None
     return cfg
 
 
 def run(entry: Entry, job: Job, prometheus_url: str | None) -> AnalysisResult:
-    """Collect and judge ``job`` (``BadRequest`` / ``ServerConfigError`` as ``prepare``)."""
-    from analysis.collectors.prometheus import PrometheusCollector
-    from analysis.pipeline import analyze
+    """Collect and judge ``job`` through ``analysis.runs.analyze`` (``BadRequest`` / ``ServerConfigError`` as
+    ``prepare``)."""
+    from analysis.runs.analyze import analyze_source
 
-    cfg = prepare(entry, job, prometheus_url)
-    with PrometheusCollector.from_config(cfg) as collector:
-        return analyze(cfg, collector, Window(job.start, job.end))
+    prepare(entry, job, prometheus_url)
+    return analyze_source(_configured(entry, job, prometheus_url), _source(job, prometheus_url),
+                          now=float(int(time.time())))
 
 
 def fail_closed_score(result: AnalysisResult) -> float:

@@ -26,7 +26,7 @@ from analysis.pipeline import judge_pairs
 from analysis.series import SamplePair, Series
 from judges import Classification
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 VECTORS = json.loads((REPO / "fixtures" / "kayenta-public.json").read_text())
 JUDGE = {"name": "NetflixACAJudge-v1.0", "judgeConfigurations": {}}
 
