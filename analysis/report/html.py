@@ -115,7 +115,7 @@ def _range_text(lo: float, hi: float) -> str:
 def _queries(m: MetricResult) -> list[tuple[str, str]]:
     q = {k: v for k, v in m.query.items() if v}
     if len(q) == 2 and len(set(q.values())) == 1:
-        return [("baseline, canary", next(iter(q.values())))]
+        return [("baseline and canary", next(iter(q.values())))]
     return sorted(q.items())
 
 
