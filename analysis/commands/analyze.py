@@ -30,11 +30,11 @@ def _progress(total: int):
 def emit(result: AnalysisResult, json_path: str | None, only_failed: bool = False,
          json_data: bool = True) -> None:
     """Print the table (to stderr when JSON goes to stdout) and write the JSON result."""
-    from ..terminal import render
+    from ..terminal import render, use_color
 
     to_stderr = json_path == "-"
     stream = sys.stderr if to_stderr else sys.stdout
-    click.echo(render(result, color=stream.isatty(), only_failed=only_failed), err=to_stderr)
+    click.echo(render(result, color=use_color(stream), only_failed=only_failed), err=to_stderr)
     if json_path:
         write_atomic(json_path, result.to_json(include_data=json_data))
     write_requested(result)

@@ -183,7 +183,7 @@ def run_analyze(cfg: CanaryConfig, data: str | None, opts: SourceOptions, json_p
 def _run_intervals(cfg: CanaryConfig, collector: Any, opts: SourceOptions, now: float,
                    default_window: Window | None, json_path: str | None, json_data: bool, only_failed: bool) -> int:
     from ..intervals import Mode, parse_instant, plan, run_intervals
-    from ..terminal import render
+    from ..terminal import render, use_color
 
     mode = Mode(opts.mode or "retrospective")
     if opts.start is not None:
@@ -218,7 +218,7 @@ def _run_intervals(cfg: CanaryConfig, collector: Any, opts: SourceOptions, now: 
     run = run_intervals(cfg, collector, schedule, mode, on_interval=on_interval, on_wait=on_wait)
     stream = sys.stderr if to_stderr else sys.stdout
     click.echo("", err=to_stderr)
-    click.echo(render(run.result, color=stream.isatty(), only_failed=only_failed), err=to_stderr)
+    click.echo(render(run.result, color=use_color(stream), only_failed=only_failed), err=to_stderr)
     if json_path:
         write_atomic(json_path, run.to_json(include_data=json_data))
     from .report import write_requested

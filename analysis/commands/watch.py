@@ -45,7 +45,7 @@ def watch(config: str, data: str | None, duration: str | None, margin: float | N
     Exit codes: 0 pass, 1 fail, 2 usage or config error, 3 marginal, 4 nodata or error.
     """
     from ..intervals import parse_instant
-    from ..terminal import render
+    from ..terminal import render, use_color
     from ..watch import watch as run
     from .prometheus import SourceOptions, prometheus_collector, with_prometheus_overrides
 
@@ -107,7 +107,7 @@ def watch(config: str, data: str | None, duration: str | None, margin: float | N
             close()
     stream = sys.stderr if to_stderr else sys.stdout
     click.echo(f"\nwatch: {out.reason}\n", err=to_stderr)
-    click.echo(render(out.result, color=stream.isatty()), err=to_stderr)
+    click.echo(render(out.result, color=use_color(stream)), err=to_stderr)
     if json_path:
         write_atomic(json_path, out.to_json(include_data=not json_no_data))
     return out.exit_code
