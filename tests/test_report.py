@@ -441,3 +441,65 @@ def test_inconclusive_outcome_is_rendered_when_present():
         pytest.skip("this build has no inconclusive outcome")
     html = render_html(result)
     assert 'class="cell inconclusive"' in html and "not enough data to tell" in html
+
+
+# -- Markdown appends, JUnit names, both valid whatever the names --------------------------------------------------
+
+def _md_tables(text: str) -> list[list[list[str]]]:
+    """Every table of ``text`` as parsed by a CommonMark + GFM-tables parser: rows of cell texts."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    tables, row = [], None
+    for t in tokens:
+        if t.type == "table_open":
+            tables.append([])
+        elif t.type == "tr_open":
+            row = []
+        elif t.type == "inline" and row is not None:
+            row.append(t.content)
+        elif t.type == "tr_close":
+            tables[-1].append(row)
+            row = None
+    return tables
+
+
+def test_markdown_tables_parse_with_every_hostile_name_in_its_own_cell(hostile):
+    from markdown_it import MarkdownIt
+
+    text = render_markdown(hostile)
+    tables = _md_tables(text)
+    metric_rows = [r for t in tables if t[0][0] == "Metric" for r in t[1:]]
+    assert len(metric_rows) == len(HOSTILE_NAMES)
+    for t in tables:
+        assert len({len(r) for r in t}) == 1, "a row with more or fewer cells than its header"
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    assert "<script" not in html and "<img" not in html and "<a " not in html
+    rendered = parse(html)
+    for name in HOSTILE_NAMES:
+        assert " ".join(name.replace("\u202e", "\ufffd").split()) in "".join(rendered.text), name
+
+
+def test_junit_names_cases_by_metric_and_classes_by_config_and_group(hostile):
+    _, suite, cases = _cases(render_junit(hostile))
+    for m in hostile.metrics:
+        assert cases[m.name].get("classname") == f"canary.{hostile.config_name.replace('.', '_')}.{m.group}"
+    result = big_result(3, 60)
+    _, _, cases = _cases(render_junit(result))
+    assert {c.get("classname") for c in cases.values()} == {f"canary.big.group{i}" for i in range(3)}
+
+
+def test_markdown_summary_is_appended_to_an_existing_file(tmp_path):
+    from analysis.report import write_reports
+
+    summary = tmp_path / "step_summary.md"
+    summary.write_text("## Build\n\nok\n", encoding="utf-8")
+    first, second = demo_result("regression"), demo_result("healthy")
+    write_reports(first, markdown=summary)
+    write_reports(second, markdown=summary)
+    text = summary.read_text(encoding="utf-8")
+    assert text == "## Build\n\nok\n\n" + render_markdown(first).rstrip("\n") + "\n\n" + render_markdown(second)
+    assert len(_md_tables(text)) == len(_md_tables(render_markdown(first))) + len(_md_tables(render_markdown(second)))
+    fresh = tmp_path / "new.md"
+    write_reports(demo_result("healthy"), markdown=fresh)
+    assert fresh.read_text(encoding="utf-8") == render_markdown(demo_result("healthy"))
