@@ -166,7 +166,7 @@ def test_charts_are_drawn_per_metric_and_interval_shows_the_band(hostile_html):
 
 
 def test_result_without_series_still_renders():
-    from analysis.results_io import result_from_dict
+    from analysis.results.io import result_from_dict
 
     d = demo_result("regression").to_dict(include_data=False)
     html = render_html(result_from_dict(d))
@@ -326,7 +326,7 @@ def test_each_judge_is_drawn_on_its_own_scale():
 
 def test_explicit_band_from_any_judge():
     from analysis.report import _view
-    from analysis.results_io import result_from_dict
+    from analysis.results.io import result_from_dict
 
     r = result_from_dict({"verdict": "pass", "metrics": [{
         "name": "x", "judge": "custom", "classification": "pass", "direction": "increase",
@@ -408,7 +408,7 @@ def test_readers_see_no_internal_fields():
 
 
 def test_long_names_are_cut_with_an_ellipsis_and_kept_whole_in_a_title():
-    from analysis.results_io import result_from_dict
+    from analysis.results.io import result_from_dict
 
     name = "a_very_long_metric_name_" * 12
     d = demo_result("healthy").to_dict(include_data=False)
@@ -420,7 +420,7 @@ def test_long_names_are_cut_with_an_ellipsis_and_kept_whole_in_a_title():
 
 
 def test_detectability_is_a_column_when_the_judges_give_it():
-    from analysis.results_io import result_from_dict
+    from analysis.results.io import result_from_dict
 
     d = demo_result("healthy").to_dict(include_data=False)
     d["metrics"][0]["statistics"]["extra"] = {"mde": 0.12}
@@ -430,7 +430,7 @@ def test_detectability_is_a_column_when_the_judges_give_it():
 
 
 def test_inconclusive_outcome_is_rendered_when_present():
-    from analysis.results_io import result_from_dict
+    from analysis.results.io import result_from_dict
 
     d = demo_result("healthy").to_dict(include_data=False)
     d["metrics"][0]["classification"] = "inconclusive"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from _report_data import mixed_result
 
-from analysis.terminal import render
+from analysis.cli.terminal import render
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -11,8 +11,8 @@ from typing import Iterable
 
 from judges import Classification
 
-from ..results import AnalysisResult, MetricResult, fmt
-from ..series import SamplePair
+from analysis.results import AnalysisResult, MetricResult, fmt
+from analysis.series import SamplePair
 
 # by value, so outcomes a newer judge adds (``inconclusive``) sort and render without a code change here
 _RANK = {"high": 0, "low": 0, "error": 1, "inconclusive": 2, "nodata": 3, "pass": 4}

@@ -14,8 +14,8 @@ import os
 import shutil
 from typing import IO, Iterable
 
-from .report import _view
-from .results import AnalysisResult, MetricResult, fmt
+from analysis.report import _view
+from analysis.results import AnalysisResult, MetricResult, fmt
 
 _COLORS = {"pass": "green", "high": "red", "low": "red", "nodata": "yellow", "error": "magenta",
            "marginal": "yellow", "fail": "red", "inconclusive": "blue"}
