@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from analysis.config import CanaryConfig, load_config
+from analysis.config import load_config
 from analysis.errors import UsageError
 from analysis.results import AnalysisResult
 from analysis.output import check_target, write_atomic
@@ -66,24 +66,22 @@ def analyze(config: str, data: str | None, json_path: str | None, json_no_data: 
                        _progress(len(cfg.metrics)))
 
 
-def describe(cfg: CanaryConfig) -> str:
-    lines = [f"{cfg.source}: valid config {cfg.name!r} with {len(cfg.metrics)} metric(s)"]
-    for m in cfg.metrics:
-        flags = [f for f, on in (("critical", m.critical), ("must-have-data", m.must_have_data),
-                                 ("muted", m.muted)) if on]
-        lines.append(f"  {m.name}: judge {m.judge}, group {m.group}, direction {m.params.direction.value}"
-                     + (f" ({', '.join(flags)})" if flags else ""))
-    weights = ", ".join(f"{g} {cfg.group_weights.get(g, 'shared')}" for g in cfg.groups())
-    lines.append(f"  groups: {weights}")
-    lines.append(f"  scoring: pass >= {cfg.thresholds.pass_:g}, marginal >= {cfg.thresholds.marginal:g}")
-    return "\n".join(lines)
-
-
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-def validate(config: str) -> int:
-    """Check CONFIG and print what it defines (exit 0), or the first error (exit 2)."""
-    click.echo(describe(load_config(config)))
+@click.option("--explain", is_flag=True, help="Also print the plan a rollout of CONFIG would follow: stages, "
+              "weights, waits, the analysis per step, and what a fail, marginal, no verdict or signal does.")
+def validate(config: str, explain: bool) -> int:
+    """Check CONFIG and describe every section it defines (metrics, scoring, data source, rollout, router,
+    hooks); exit 0, or print the first error and exit 2. Nothing is contacted."""
+    from analysis.config.describe import describe
+
+    cfg = load_config(config)
+    click.echo(describe(cfg))
+    if explain:
+        from analysis.rollout.explain import explain as explain_plan
+
+        click.echo("")
+        click.echo(explain_plan(cfg))
     return 0
 
 

@@ -55,6 +55,7 @@ SHELL = "/bin/sh"
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _OPERATOR_CHARS = set("|&;<>()")
+_PLAIN = re.compile(r"[\w@%+=:,./{}-]+")  # shown unquoted (placeholders included)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,9 @@ class Hook:
     @property
     def command(self) -> str:
         """The command as written: the shell string, or the argv joined as a shell would read it."""
-        return self.argv[0] if self.shell else shlex.join(self.argv)
+        if self.shell:
+            return self.argv[0]
+        return " ".join(a if _PLAIN.fullmatch(a) else shlex.quote(a) for a in self.argv)
 
     def to_dict(self) -> dict[str, Any]:
         return {"point": self.point, "run": self.command, "shell": self.shell, "timeout": self.timeout}
