@@ -342,9 +342,21 @@ def test_live_progress_shows_stage_weights_time_left_and_last_verdict(tmp_path):
     Rollout(cfg, Scripted(["pass", "pass"]), tmp_path / "s.jsonl", clock=InstantClock(),
             observer=LiveProgress(out)).run()
     text = out.getvalue()
-    assert "[2/3] step-2  weights 50/50  analyzing: 20s left  last verdict: pass" in text
+    assert f"[2/3] step-2  weights 50/50  analyzing [{'-' * 20}] 20s left  last verdict: pass" in text
+    # the step timer fills as the interval goes (ticks every 0.5 s of a 20 s interval)
+    assert f"[2/3] step-2  weights 50/50  analyzing [{'#' * 10}{'-' * 10}] 10s left  last verdict: pass" in text
     assert "step-1: verdict PASS (score 100): scripted pass" in text
     assert text.rstrip().endswith("PROMOTED: every stage passed; the canary has all the traffic")
+
+
+def test_quiet_live_progress_prints_the_events_without_the_status_line(tmp_path):
+    cfg = rollout_config(STEPS)
+    out = io.StringIO()
+    Rollout(cfg, Scripted(["pass", "pass"]), tmp_path / "s.jsonl", clock=InstantClock(),
+            observer=LiveProgress(out, quiet=True)).run()
+    text = out.getvalue()
+    assert "step-1: verdict PASS (score 100): scripted pass" in text
+    assert "left" not in text and "\r" not in text
 
 
 def test_quiet_progress_is_json_lines(tmp_path):

@@ -15,18 +15,6 @@ from analysis.cli.cmd_report import report_options, write_requested
 from analysis.cli.cmd_source import SourceOptions, source_options
 
 
-def _progress(total: int):
-    """A progress callback on stderr for long runs in a terminal; None otherwise."""
-    if total < 200 or not sys.stderr.isatty():
-        return None
-
-    def report(done: int, total: int, name: str) -> None:
-        if done == total or done % 50 == 0:
-            click.echo(f"\rjudging {done}/{total} metrics", err=True, nl=done == total)
-
-    return report
-
-
 def emit(result: AnalysisResult, json_path: str | None, only_failed: bool = False,
          json_data: bool = True) -> None:
     """Print the table (to stderr when JSON goes to stdout) and write the JSON result."""
@@ -47,10 +35,11 @@ def emit(result: AnalysisResult, json_path: str | None, only_failed: bool = Fals
 @click.option("--json", "json_path", metavar="PATH|-", help="Write the result as JSON ('-' for stdout).")
 @click.option("--json-no-data", is_flag=True, help="Leave the collected series out of the JSON result.")
 @click.option("--only-failed", is_flag=True, help="List only metrics that did not pass.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar (there is none unless stderr is a terminal).")
 @report_options
 @source_options
 def analyze(config: str, data: str | None, json_path: str | None, json_no_data: bool, only_failed: bool,
-            **source: object) -> int:
+            quiet: bool, **source: object) -> int:
     """Judge baseline against canary for every metric of CONFIG and print the verdict.
 
     The data comes from a recorded file (--data) or from Prometheus (--prometheus-url, --start, --end). With any
@@ -62,8 +51,7 @@ def analyze(config: str, data: str | None, json_path: str | None, json_no_data: 
     from analysis.cli.cmd_source import run_analyze
 
     cfg = load_config(config)
-    return run_analyze(cfg, data, SourceOptions(**source), json_path, not json_no_data, only_failed,
-                       _progress(len(cfg.metrics)))
+    return run_analyze(cfg, data, SourceOptions(**source), json_path, not json_no_data, only_failed, quiet)
 
 
 @click.command()

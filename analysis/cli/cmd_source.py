@@ -145,8 +145,10 @@ def _window(opts: SourceOptions, now: float, default: Window | None) -> Window:
 
 
 def run_analyze(cfg: CanaryConfig, data: str | None, opts: SourceOptions, json_path: str | None,
-                json_data: bool, only_failed: bool, progress: Any = None) -> int:
-    """``canary analyze``: pick the source, then one analysis or an interval run; print and write; exit code."""
+                json_data: bool, only_failed: bool, quiet: bool = False) -> int:
+    """``canary analyze``: pick the source, then one analysis or an interval run; print and write; exit code.
+    A progress bar shows the metrics fetched and judged on a terminal, unless ``quiet``."""
+    from analysis.cli.progress import progress_bar
     from analysis.pipeline import analyze
     from analysis.cli.cmd_analyze import emit
 
@@ -170,7 +172,9 @@ def run_analyze(cfg: CanaryConfig, data: str | None, opts: SourceOptions, json_p
         collector = prometheus_collector(cfg)
     try:
         if not opts.interval_run:
-            result = analyze(cfg, collector, _window(opts, now, default_window), progress)
+            window = _window(opts, now, default_window)
+            with progress_bar("analyzing", quiet=quiet) as progress:
+                result = analyze(cfg, collector, window, progress)
             emit(result, json_path, only_failed, json_data=json_data)
             return result.exit_code
         return _run_intervals(cfg, collector, opts, now, default_window, json_path, json_data, only_failed)
@@ -232,12 +236,14 @@ def _run_intervals(cfg: CanaryConfig, collector: Any, opts: SourceOptions, now: 
 @_prometheus_options
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
               help="File to write: CSV, or Parquet when it ends in .parquet.")
-def record(config: str, out: str, **options: Any) -> int:
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar (there is none unless stderr is a terminal).")
+def record(config: str, out: str, quiet: bool, **options: Any) -> int:
     """Fetch every metric of CONFIG from Prometheus over --start..--end and save it for offline replay.
 
     The file is what `canary analyze CONFIG --data FILE` reads, with the window and the expanded queries as
     metadata. Exit codes: 0 written, 2 usage or config error, 4 a metric could not be fetched (nothing written).
     """
+    from analysis.cli.progress import progress_bar
     from analysis.collectors.prometheus import display_url
     from analysis.runs.record import record as run
 
@@ -248,8 +254,10 @@ def record(config: str, out: str, **options: Any) -> int:
     window = _window(opts, float(int(time.time())), None)
     collector = prometheus_collector(cfg)
     try:
-        rec = run(cfg, collector, window, out, source={"type": "prometheus", "url": display_url(cfg.prometheus.url),
-                                                       "step_s": cfg.prometheus.step})
+        with progress_bar("recording", quiet=quiet) as progress:
+            rec = run(cfg, collector, window, out, source={"type": "prometheus",
+                                                           "url": display_url(cfg.prometheus.url),
+                                                           "step_s": cfg.prometheus.step}, progress=progress)
     finally:
         collector.close()
     w = window.to_dict()

@@ -137,9 +137,11 @@ class Rollout:
             self.warnings.append(f"progress display stopped: {e.strerror or e}")
 
     def _wait_until(self, t: float, phase: str) -> None:
+        span = t - self.clock.now()  # the whole wait, for a progress bar of the time gone
         while (left := t - self.clock.now()) > 0:
             if self.observer is not None:
                 info = {"stage": self.current.name if self.current else None, "phase": phase, "left": left,
+                        "span": span,
                         "weights": self.weights, "last_verdict": self.last_verdict,
                         "index": self.plan.index(self.current) + 1 if self.current else 0, "total": len(self.plan)}
                 self._show(lambda o: o.tick(info))

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 from analysis.collectors import Collector
 from analysis.config import CanaryConfig
 from analysis.errors import CollectorError, UsageError
+from analysis.pipeline import Progress, collect
 from analysis.series import SCOPES, SamplePair, Window
 
 __all__ = ["Recording", "record", "write_recording"]
@@ -107,7 +108,7 @@ def write_recording(path: str | Path, pairs: Mapping[str, SamplePair], meta: Map
 
 
 def record(config: CanaryConfig, collector: Collector, window: Window, path: str | Path,
-           source: Mapping[str, Any] | None = None) -> Recording:
+           source: Mapping[str, Any] | None = None, progress: Progress | None = None) -> Recording:
     """Fetch every metric of ``config`` over ``window`` and save it to ``path`` for offline replay.
 
     Parameters
@@ -119,13 +120,15 @@ def record(config: CanaryConfig, collector: Collector, window: Window, path: str
     source : mapping, optional
         Description of the source for the metadata (e.g. ``{"type": "prometheus", "url": ..., "step_s": 30}``);
         it must hold no secrets.
+    progress : callable, optional
+        ``progress(done, total, what)``, told of the metrics fetched (for a progress bar).
 
     Raises
     ------
     CollectorError
         When any metric could not be fetched; nothing is written.
     """
-    pairs = collector.collect(config.metrics, window)
+    pairs = collect(collector, config.metrics, window, progress)
     failed = [(name, p.error) for name, p in pairs.items() if p.error]
     if failed:
         name, error = failed[0]
