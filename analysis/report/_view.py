@@ -185,6 +185,7 @@ def scale(m: MetricResult) -> Scale:
     x = m.statistics.extra
     up, down = m.direction in ("increase", "either"), m.direction in ("decrease", "either")
     finite = lambda k: x.get(k) is not None and math.isfinite(x[k])  # noqa: E731
+    band: tuple[float, float] | None
     if finite("band_lower") or finite("band_upper"):
         band = (x["band_lower"] if finite("band_lower") else -math.inf,
                 x["band_upper"] if finite("band_upper") else math.inf)

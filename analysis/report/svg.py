@@ -246,9 +246,9 @@ def timeseries(baseline: tuple[np.ndarray, np.ndarray] | None, canary: tuple[np.
     ys = _Scale(lo - pad, hi + pad, height - mb, mt)
     out = [_open(width, height, "ts", "baseline and canary over time")]
     out += _y_axis(ys, nice_ticks(ys.lo, ys.hi, 4), ml, width - mr)
-    for t in time_ticks(clock0, clock0 + span):
-        out.append(f'<text class="tick" x="{xs(t - clock0):.1f}" y="{height - 6}" '
-                   f'text-anchor="middle">{clock(t, span)}</text>')
+    for at in time_ticks(clock0, clock0 + span):
+        out.append(f'<text class="tick" x="{xs(at - clock0):.1f}" y="{height - 6}" '
+                   f'text-anchor="middle">{clock(at, span)}</text>')
     out.append(f'<line class="axis" x1="{ml}" x2="{width - mr}" y1="{height - mb}" y2="{height - mb}"/>')
     for (cls, (ts, vs)), o in zip(sides, origin):
         t, v = envelope(*with_gaps(ts - o, vs))
@@ -284,10 +284,10 @@ def ecdf(baseline: np.ndarray | None, canary: np.ndarray | None, width: int = 26
     xs = _Scale(float(vals.min()), float(vals.max()), ml, width - mr)
     ys = _Scale(0.0, 1.0, height - mb, mt)
     out = [_open(width, height, "ecdf", "distribution of baseline and canary values")]
-    for p in (0.0, 0.5, 1.0):
-        y = round(ys(p), 1)
+    for q in (0.0, 0.5, 1.0):
+        y = round(ys(q), 1)
         out.append(f'<line class="grid" x1="{ml}" x2="{width - mr}" y1="{y:g}" y2="{y:g}"/>'
-                   f'<text class="tick" x="{ml - 4}" y="{y + 3:g}" text-anchor="end">{p:g}</text>')
+                   f'<text class="tick" x="{ml - 4}" y="{y + 3:g}" text-anchor="end">{q:g}</text>')
     for t in nice_ticks(xs.lo, xs.hi, 3):
         out.append(f'<text class="tick" x="{xs(t):.1f}" y="{height - 6}" text-anchor="middle">{tick(t)}</text>')
     for cls, v in sides:
