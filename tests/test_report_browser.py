@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from _report_data import HOSTILE_NAMES, big_result, demo_result, hostile_result, mixed_result, odd_result
 
-from analysis.report import render_html
+from analysis.report import _view, render_html
 from analysis.results.io import result_from_dict
 
 WIDTH, HEIGHT = 1366, 768
@@ -189,6 +189,28 @@ def test_fifty_metric_overview_fits_the_first_screen_and_hover_shows_values(brow
         value = float(lines[scope].rsplit(": ", 1)[1])
         assert min(abs(series.values - value)) < 1e-3 * abs(value), "the tooltip shows a real sample"
         assert f"{scope} {value:.4g}" in hover["label"]
+
+
+def test_overview_fits_with_many_groups_and_long_names(browser, tmp_path, artefacts):
+    result = big_result(50, 60, groups=12, prefix="checkout_service_payment_gateway_authorization_request")
+    path = _write(result, tmp_path)
+    with Page(browser, path) as p:
+        p.page.screenshot(path=str(artefacts / "report-overview-long-names.png"))
+        ev = p.page.evaluate("""() => ({
+            bottom: document.getElementById('overview').getBoundingClientRect().bottom,
+            overflow: document.documentElement.scrollWidth - window.innerWidth,
+            shown: [...document.querySelectorAll('#overview td.nm a')].map(a => [a.innerText, a.title]),
+            clipped: [...document.querySelectorAll('#overview td.nm')].filter(td => td.scrollWidth > td.clientWidth)
+                     .length,
+            wrapped: [...document.querySelectorAll('#overview td.nm')].filter(td => td.getClientRects().length
+                     && td.getBoundingClientRect().height > 24).length})""")
+    assert ev["bottom"] <= HEIGHT and ev["overflow"] <= 0
+    assert ev["wrapped"] == 0, "a long name wrapped"
+    # cut in the middle so the distinguishing end stays visible, the full name in the tooltip
+    texts = [text for text, _ in ev["shown"]]
+    assert len(set(texts)) == 50 and all("…" in t and t.endswith("_latency_ms") for t in texts)
+    assert all(title.startswith(m.name + " (group ") for (_, title), m in zip(ev["shown"], _view.ordered(result.metrics)))
+    assert ev["clipped"] == 0
 
 
 def test_works_with_javascript_disabled(browser, tmp_path):

@@ -6,6 +6,7 @@ The HTML, Markdown and JUnit writers only lay these out; none of them re-decides
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -109,6 +110,24 @@ READABLE_EXTRA = {
     "looks": ("looks", 4), "n_nan_baseline": ("NaN values, baseline", 4), "n_nan_canary": ("NaN values, canary", 4),
     "n_outliers_baseline": ("outliers removed, baseline", 4), "n_outliers_canary": ("outliers removed, canary", 4),
 }
+
+
+def short_names(names: Iterable[str], limit: int = 23) -> dict[str, str]:
+    """Display names of at most ``limit`` characters, the full name going in a tooltip. Names often share a long
+    prefix (``checkout_service_payment_…``) and differ after it, so a prefix common to all (cut at a ``_ . : - /``)
+    is replaced by ``…``; what is still too long is cut in the middle, keeping both ends."""
+    names = list(names)
+    prefix = os.path.commonprefix(names) if len(names) > 1 else ""
+    cut = max((prefix.rfind(c) for c in "_.:-/"), default=-1) + 1
+    out = {}
+    for name in names:
+        rest = name[cut:] if len(name) > limit and cut >= 8 else name
+        short = rest if rest == name else "…" + rest
+        if len(short) > limit:
+            head = (limit - 1) // 2
+            short = short[:head] + "…" + short[len(short) - (limit - 1 - head):]
+        out[name] = short
+    return out
 
 
 def short_reason(m: MetricResult) -> str:

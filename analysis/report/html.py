@@ -158,7 +158,7 @@ def _metric_view(i: int, m: MetricResult, pair: SamplePair | None, charts: bool 
     return {
         "id": f"m-{i}", "m": m, "status": st, "label": _view.label(m), "warnings": ws,
         "outcome": m.classification.value, "change": _view.change(m), "interval": _view.interval(m),
-        "detect": _view.detectability(m), "why": _view.short_reason(m),
+        "detect": _view.detectability(m), "why": _view.short_reason(m), "short": m.name,
         "tags": _view.warning_tags(ws), "shift": _view.shift(m), "p": _view.p_value(m), "effect": _view.effect(m),
         "stats": _stats_rows(m), "queries": _queries(m), "labels": _labels(pair),
         "charts": [Markup(c) for c in drawn], "open": st in ("fail", "warn"),
@@ -181,6 +181,9 @@ def _context(result: AnalysisResult, title: str | None, charts: bool = True) -> 
     verdict = result.verdict.value.value
     metrics = [_metric_view(i, m, result.pairs.get(m.name), charts)
                for i, m in enumerate(_view.ordered(result.metrics))]
+    short = _view.short_names(m.name for m in result.metrics)
+    for v in metrics:
+        v["short"] = short[v["m"].name]
     groups = []
     for g, score in result.score.groups.items():
         members = [m for m in result.metrics if m.group == g]
