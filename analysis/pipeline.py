@@ -106,7 +106,7 @@ def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Wind
     if few:
         warnings = warnings + (f"{len(few)} metric(s) returned fewer than 50 data points, which reduces confidence "
                                f"in the score: {', '.join(few[:5])}",)
-    return AnalysisResult(config_name=config.name, window=window, metrics=results, score=s, verdict=v,
+    return AnalysisResult(config_name=config.name, window=window, metrics=results, scores=s, decision=v,
                           thresholds=config.thresholds, engine_version=engine_version(), warnings=warnings,
                           pairs=pairs)
 

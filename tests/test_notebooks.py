@@ -76,7 +76,7 @@ def test_analyze_recording_runs_an_analysis_from_a_recorded_file(tmp_path):
     assert {p.name for p in out.iterdir()} >= {"result.json", "report.html", "summary.md", "junit.xml"}
     from analysis import load_result
 
-    assert load_result(out / "result.json").verdict.value.value == "fail"
+    assert load_result(out / "result.json").verdict.value == "fail"
 
 
 @pytest.mark.slow

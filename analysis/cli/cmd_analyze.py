@@ -102,7 +102,7 @@ def demo(json_dir: str | None) -> int:
         result = analyze_file(cfg, d / f"{scenario}.csv")
         emit(result, str(Path(json_dir) / f"{scenario}.json") if json_dir else None)
         click.echo("")
-        outcomes.append((scenario, expect, result.verdict.value.value))
+        outcomes.append((scenario, expect, result.verdict.value))
     click.echo("demo summary:")
     ok = True
     for scenario, expect, got in outcomes:

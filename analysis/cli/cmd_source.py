@@ -211,8 +211,8 @@ def _run_intervals(cfg: CanaryConfig, collector: Any, opts: SourceOptions, now: 
 
     def on_interval(i: int, total: int, result, stop: str | None) -> None:
         w = result.window.to_dict()
-        line = (f"interval {i}/{total}  {w['start']} .. {w['end']}  {result.verdict.value.value.upper():<8} "
-                f"score {result.score.score:g}")
+        line = (f"interval {i}/{total}  {w['start']} .. {w['end']}  {result.verdict.value.upper():<8} "
+                f"score {result.score:g}")
         click.echo(line + (f"  (stopping: {stop})" if stop else ""), err=to_stderr)
 
     def on_wait(i: int, total: int, until: float) -> None:
