@@ -384,14 +384,15 @@ def test_time_series_have_wall_clock_ticks_and_hover_values():
     chart = svg.timeseries((pair.baseline.timestamps, pair.baseline.values),
                            (pair.canary.timestamps, pair.canary.values))
     assert re.findall(r'text-anchor="middle">(\d\d:\d\d)</text>', chart)[:3] == ["00:00", "00:15", "00:30"]
-    titles = re.findall(r"<title>([^<]*)</title>", chart)
-    assert len(titles) == 40
-    # each tooltip holds real samples: the value at the time it names
-    t0 = pair.canary.timestamps[0]
-    first = titles[0].splitlines()
-    assert first[1].startswith("canary 00:00:") and m.name
-    i = int(np.argmin(np.abs(pair.canary.timestamps - (t0 + int(first[1][13:15])))))
-    assert float(first[1].rsplit(": ", 1)[1]) == pytest.approx(pair.canary.values[i], rel=1e-5)
+    titles = [t.split("&#10;") for t in re.findall(r"<title>([^<]*)</title>", chart)]
+    assert len(titles) == 32 and m.name
+    # each tooltip holds real samples: the values at the time it names
+    for when, base, can in titles:
+        assert re.fullmatch(r"00:\d\d:\d\d UTC", when)
+        t = pair.canary.timestamps[0] + sum(int(x) * f for x, f in zip(when[:8].split(":"), (3600, 60, 1)))
+        for line, series in ((base, pair.baseline), (can, pair.canary)):
+            i = int(np.argmin(np.abs(series.timestamps - t)))
+            assert float(line.split()[1]) == pytest.approx(series.values[i], rel=1e-5), line
 
 
 def test_fifty_metric_report_is_self_contained_and_under_5_mb():

@@ -184,9 +184,11 @@ def test_fifty_metric_overview_fits_the_first_screen_and_hover_shows_values(brow
     assert hover is not None, "no hover target under the mouse"
     assert hover["visible"] == "visible"
     pair = result.pairs[failing[0]]
-    lines = dict(line.split(" ", 1) for line in hover["title"].splitlines())
+    head, *rest = hover["title"].splitlines()
+    assert head.endswith(" UTC") and head[:8] in hover["label"]
+    lines = dict(line.split(" ", 1) for line in rest)
     for scope, series in (("baseline", pair.baseline), ("canary", pair.canary)):
-        value = float(lines[scope].rsplit(": ", 1)[1])
+        value = float(lines[scope].split()[0])
         assert min(abs(series.values - value)) < 1e-3 * abs(value), "the tooltip shows a real sample"
         assert f"{scope} {value:.4g}" in hover["label"]
 

@@ -174,14 +174,18 @@ def _y_axis(ys: _Scale, ticks: Sequence[float], x0: float, x1: float) -> list[st
     return out
 
 
-def _nearest(ts: np.ndarray, vs: np.ndarray, t: float) -> int | None:
-    """Index of the finite sample of ``(ts, vs)`` (time-sorted) nearest to ``t``."""
+def _nearest(ts: np.ndarray, vs: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """For each time in ``at``, the index of the finite sample of ``(ts, vs)`` (time-sorted) nearest to it; -1
+    when the series has no finite value."""
     ok = np.flatnonzero(np.isfinite(vs))
     if not ok.size:
-        return None
-    i = int(np.searchsorted(ts[ok], t))
-    cands = [j for j in (i - 1, i) if 0 <= j < ok.size]
-    return int(ok[min(cands, key=lambda j: abs(ts[ok[j]] - t))])
+        return np.full(at.size, -1)
+    t = ts[ok]
+    i = np.clip(np.searchsorted(t, at), 1, max(t.size - 1, 1))
+    left = np.clip(i - 1, 0, t.size - 1)
+    right = np.clip(i, 0, t.size - 1)
+    pick = np.where(np.abs(t[left] - at) <= np.abs(t[right] - at), left, right)
+    return ok[pick]
 
 
 def _hover(sides: list, origin: list[float], xs: _Scale, ys: _Scale, span: float, top: float, bottom: float,
@@ -190,33 +194,32 @@ def _hover(sides: list, origin: list[float], xs: _Scale, ys: _Scale, span: float
     nearest its middle (a CSS ``:hover`` label and an SVG ``<title>`` tooltip, no script)."""
     n = min(strips, max(len(s[0]) for _, s in sides))
     width = (xs.p1 - xs.p0) / n
+    centres = span * (np.arange(n) + 0.5) / n
+    picks = [_nearest(ts - o, vs, centres) for (_, (ts, vs)), o in zip(sides, origin)]
     out = []
     for k in range(n):
-        t = span * (k + 0.5) / n
         marks, words, tips, when = [], [], [], ""
-        for (cls, (ts, vs)), o in zip(sides, origin):
-            j = _nearest(ts - o, vs, t)
-            if j is None:
+        for (cls, (ts, vs)), o, pick in zip(sides, origin, picks):
+            j = int(pick[k])
+            if j < 0:
                 continue
             who = "baseline" if cls == "s-b" else "canary"
             marks.append(f'<circle class="{cls}" cx="{xs(ts[j] - o):.1f}" cy="{ys(vs[j]):.1f}" r="3"/>')
             words.append(f"{who} {vs[j]:.4g}")
-            when = clock(ts[j], seconds=True)  # the canary's time when it has a sample here
-            tips.append(f"{who} {when} UTC: {vs[j]:.6g}")
+            at = clock(ts[j], seconds=True)
+            tips.append(f"{who} {vs[j]:.6g}" + (f" at {at}" if at != when and when else ""))
+            when = when or at
         if not marks:
             continue
-        words.insert(0, when)
         x0 = xs.p0 + k * width
-        cx = x0 + width / 2
         out.append(f'<g class="hit"><rect x="{x0:.1f}" y="{top:g}" width="{width:.1f}" height="{bottom - top:g}"/>'
-                   f'<line class="cursor" x1="{cx:.1f}" x2="{cx:.1f}" y1="{top:g}" y2="{bottom:g}"/>{"".join(marks)}'
-                   f'<text class="hv" x="{xs.p0:g}" y="{top - 4:g}">{" · ".join(words)}</text>'
-                   f'<title>{chr(10).join(tips)}</title></g>')
+                   f'{"".join(marks)}<text class="hv" x="{xs.p0:g}" y="{top - 4:g}">{when} · {" · ".join(words)}'
+                   f'</text><title>{when} UTC&#10;{"&#10;".join(tips)}</title></g>')
     return out
 
 
 def timeseries(baseline: tuple[np.ndarray, np.ndarray] | None, canary: tuple[np.ndarray, np.ndarray] | None,
-               width: int = 560, height: int = 190, strips: int = 40) -> str:
+               width: int = 560, height: int = 190, strips: int = 32) -> str:
     """Baseline and canary values over time, overlaid, on a wall-clock (UTC) axis, with hover values.
 
     When the two series do not overlap in time (a retrospective baseline), each is drawn from its own start and
