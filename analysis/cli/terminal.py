@@ -15,7 +15,8 @@ import shutil
 from typing import IO, Iterable
 
 from analysis.report import _view
-from analysis.results import AnalysisResult, MetricResult, fmt
+from analysis.report._format import fmt
+from analysis.results import AnalysisResult, MetricResult
 
 _COLORS = {"pass": "green", "high": "red", "low": "red", "nodata": "yellow", "error": "magenta",
            "marginal": "yellow", "fail": "red", "inconclusive": "blue"}

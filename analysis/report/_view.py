@@ -8,12 +8,15 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, TYPE_CHECKING
 
 from judges import Classification
 
-from analysis.results import AnalysisResult, MetricResult, fmt
+from analysis.report._format import fmt
 from analysis.series import SamplePair
+
+if TYPE_CHECKING:
+    from analysis.results import AnalysisResult, MetricResult
 
 # by value, so outcomes a newer judge adds (``inconclusive``) sort and render without a code change here
 _RANK = {"high": 0, "low": 0, "error": 1, "inconclusive": 2, "nodata": 3, "pass": 4}

@@ -15,7 +15,7 @@ from _report_data import mixed_result
 
 from analysis.cli.terminal import render
 
-DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo"
+DEMO = Path(__file__).resolve().parents[3] / "fixtures" / "demo"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
