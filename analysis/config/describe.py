@@ -39,6 +39,22 @@ def _metrics(cfg: CanaryConfig) -> list[str]:
     return lines
 
 
+def _source(cfg: CanaryConfig) -> list[str]:
+    c = cfg.collector
+    if c is not None and c.name != "prometheus":
+        keys = ", ".join(sorted(c.options)) or "no options"
+        return [f"  collector: {c.name} ({keys}; values not shown)"] + _scopes(cfg)
+    return _prometheus(cfg)
+
+
+def _scopes(cfg: CanaryConfig) -> list[str]:
+    lines = [f"  scope {scope}: " + (", ".join(f'{k}="{v}"' for k, v in labels.items()) or "(no labels)")
+             for scope, labels in cfg.scopes.items()]
+    if cfg.variables:
+        lines.append("  variables: " + ", ".join(f"{k}={v}" for k, v in cfg.variables.items()))
+    return lines
+
+
 def _prometheus(cfg: CanaryConfig) -> list[str]:
     p = cfg.prometheus
     where = f"url {public(p.url)}" if p.url else "url not set (give --prometheus-url, or use --data)"
@@ -50,11 +66,7 @@ def _prometheus(cfg: CanaryConfig) -> list[str]:
     lines = [f"  prometheus: {where}, step {seconds(p.step)}, timeout {seconds(p.timeout)}, retries {p.retries}, "
              f"concurrency {p.concurrency}, TLS {'verified' if p.verify_tls else 'NOT verified'}"
              + (f"; {'; '.join(secrets)}" if secrets else "")]
-    for scope, labels in cfg.scopes.items():
-        lines.append(f"  scope {scope}: " + (", ".join(f'{k}="{v}"' for k, v in labels.items()) or "(no labels)"))
-    if cfg.variables:
-        lines.append("  variables: " + ", ".join(f"{k}={v}" for k, v in cfg.variables.items()))
-    return lines
+    return lines + _scopes(cfg)
 
 
 def _hooks(ro: Any) -> list[str]:
@@ -97,6 +109,6 @@ def describe(cfg: CanaryConfig) -> str:
     lines.append(f"  groups: {weights}")
     holm = f"; Holm correction across gating metrics at alpha {cfg.alpha:g}" if cfg.holm else "; no Holm correction"
     lines.append(f"  scoring: pass >= {cfg.thresholds.pass_:g}, marginal >= {cfg.thresholds.marginal:g}{holm}")
-    lines += _prometheus(cfg)
+    lines += _source(cfg)
     lines += _rollout(cfg)
     return "\n".join(lines)

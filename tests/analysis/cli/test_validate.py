@@ -103,3 +103,9 @@ def test_validate_rejects_a_broken_rollout_in_one_line(tmp_path, capsys):
     rc, _, err = run("validate", write(tmp_path, {**CANARY, "hooks": {"pre_step": "a && b"}}), "--explain",
                      capsys=capsys)
     assert rc == 2 and "rollout.hooks.pre_step: uses shell syntax (&&)" in err and len(err.splitlines()) == 1
+
+
+def test_validate_names_a_collector_plugin_without_its_option_values(tmp_path, capsys):
+    path = write(tmp_path, collector={"name": "file", "options": {"path": str(tmp_path / "s3cret.csv")}})
+    rc, out, _ = run("validate", path, capsys=capsys)
+    assert rc == 0 and "  collector: file (path; values not shown)" in out and "s3cret" not in out
