@@ -95,8 +95,9 @@ def interval(m: MetricResult) -> str:
 def detectability(m: MetricResult) -> str:
     """The smallest change this metric's data could detect (``mde``, a relative change), when the judge says."""
     mde = m.statistics.extra.get("mde")
-    if mde is None:
-        mde = getattr(m, "mde", None)
+    detect = getattr(m, "detectability", None)
+    if mde is None and callable(detect):
+        mde = (detect() or {}).get("mde")
     if not isinstance(mde, (int, float)) or math.isnan(mde):
         return "-"
     return "unbounded" if math.isinf(mde) else f"±{abs(mde):.1%}"

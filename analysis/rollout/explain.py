@@ -37,12 +37,17 @@ def _analysis(cfg: CanaryConfig, ro: RolloutConfig, stage: Stage) -> str:
 
 
 def _outcomes(ro: RolloutConfig, stage: Stage, next_name: str, safe: Weights) -> list[str]:
-    return [f"       pass -> {next_name}",
-            f"       marginal -> {_MARGINAL[ro.on_marginal]}",
-            f"       fail -> roll back: {_steps(_hooks(ro, 'pre_rollback'), f'set {BASELINE_ONLY}')}, "
-            f"then post_rollback and post_rollout hooks (exit 1)",
-            f"       no verdict (nodata, error, inconclusive, collector down) -> halt at the last safe weights "
-            f"{safe} (exit 4); --resume starts this stage again"]
+    halt = f"halt at the last safe weights {safe} (exit 4); --resume starts this stage again"
+    lines = [f"       pass -> {next_name}",
+             f"       marginal -> {_MARGINAL[ro.on_marginal]}",
+             f"       fail -> roll back: {_steps(_hooks(ro, 'pre_rollback'), f'set {BASELINE_ONLY}')}, "
+             f"then post_rollback and post_rollout hooks (exit 1)"]
+    extensions = getattr(ro, "max_extensions", None)
+    if isinstance(extensions, int) and extensions > 0:
+        lines.append(f"       inconclusive (not enough data to tell) -> analyse again over a window one interval "
+                     f"longer, up to {extensions} time(s); still inconclusive -> {halt}")
+        return lines + [f"       no verdict (nodata, error, collector down) -> {halt}"]
+    return lines + [f"       no verdict (nodata, error, inconclusive, collector down) -> {halt}"]
 
 
 def explain(cfg: CanaryConfig) -> str:
