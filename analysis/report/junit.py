@@ -4,8 +4,8 @@ A test case is named by its metric, and its class name is ``canary.<config>.<gro
 metrics of one analysis by group.
 
 Mapping: ``high``, ``low`` and a ``nodata`` that fails the run (must-have-data or critical metric) are
-``<failure>``s with the judge's reason as message; ``error`` is an ``<error>``; any other ``nodata`` and every
-muted metric are ``<skipped>`` with the reason (a muted metric never fails CI, as it never fails the verdict);
+``<failure>``s with the judge's reason as message; ``error`` is an ``<error>``; any other ``nodata``, an
+``inconclusive`` metric and every muted metric are ``<skipped>`` with the reason (a muted metric never fails CI, as it never fails the verdict);
 ``pass`` is a plain test case. The run's verdict, score and thresholds are suite properties.
 """
 
@@ -57,8 +57,8 @@ def _outcome(m: MetricResult) -> str | None:
         return "error"
     if m.failed:
         return "failure"
-    if m.classification is Classification.NODATA:
-        return "skipped"
+    if m.classification is Classification.NODATA or m.classification.value == "inconclusive":
+        return "skipped"  # not shown either way: never a passed test
     return None
 
 
