@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 # by value, so outcomes a newer judge adds (``inconclusive``) sort and render without a code change here
 _RANK = {"high": 0, "low": 0, "error": 1, "inconclusive": 2, "nodata": 3, "pass": 4}
-VERDICT_MARK = {"pass": "✅", "marginal": "⚠️", "fail": "❌", "nodata": "❔", "error": "⛔", "inconclusive": "❔"}
+VERDICT_MARK = {"pass": "✅", "marginal": "⚠️", "fail": "❌", "nodata": "❔", "error": "⛔",
+                "inconclusive": "❔"}
 
 
 def ordered(metrics: Iterable[MetricResult]) -> list[MetricResult]:

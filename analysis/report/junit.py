@@ -5,8 +5,8 @@ metrics of one analysis by group.
 
 Mapping: ``high``, ``low`` and a ``nodata`` that fails the run (must-have-data or critical metric) are
 ``<failure>``s with the judge's reason as message; ``error`` is an ``<error>``; any other ``nodata``, an
-``inconclusive`` metric and every muted metric are ``<skipped>`` with the reason (a muted metric never fails CI, as it never fails the verdict);
-``pass`` is a plain test case. The run's verdict, score and thresholds are suite properties.
+``inconclusive`` metric and every muted metric are ``<skipped>`` with the reason (a muted metric never fails CI,
+as it never fails the verdict); ``pass`` is a plain test case. The run's verdict, score and thresholds are suite properties.
 """
 
 from __future__ import annotations

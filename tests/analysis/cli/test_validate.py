@@ -25,7 +25,8 @@ def write(tmp_path, rollout=None, **top):
                        {"name": "errors", "judge": "rate", "denominator": "requests", "group": "errors"},
                        {"name": "requests", "judge": "mann-whitney", "muted": True, "group": "traffic"}],
            "scopes": {"baseline": {"version": "blue"}, "canary": {"version": "green"}},
-           "prometheus": {"url": "http://user:s3cret@prom:9090/?token=t0ken", "headers": {"Authorization": "Bearer xyz"}},
+           "prometheus": {"url": "http://user:s3cret@prom:9090/?token=t0ken",
+                          "headers": {"Authorization": "Bearer xyz"}},
            **top}
     if rollout is not None:
         doc["rollout"] = rollout
@@ -54,7 +55,8 @@ def test_validate_describes_every_section_without_secrets(tmp_path, capsys):
                  "  router: WebhookRouter('https://router.example/weights', signed=False)",
                  "    pre_step: ./smoke.sh {canary} {previous_canary} (no shell, timeout 5m; a failure rolls back)",
                  "    post_step: curl -fsS http://app/health | grep -q ok (shell, timeout 30s; a failure rolls back)",
-                 "    post_rollout: ./notify.sh {outcome} (no shell, timeout 5m; a failure is reported, never acted on)"):
+                 "    post_rollout: ./notify.sh {outcome} (no shell, timeout 5m; a failure is reported, never "
+                 "acted on)"):
         assert line in out.splitlines() or line in out, line
     assert "prometheus: url http://prom:9090/" in out and "1 header(s), values hidden" in out
     for secret in SECRETS:

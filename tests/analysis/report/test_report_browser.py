@@ -211,7 +211,8 @@ def test_overview_fits_with_many_groups_and_long_names(browser, tmp_path, artefa
     # cut in the middle so the distinguishing end stays visible, the full name in the tooltip
     texts = [text for text, _ in ev["shown"]]
     assert len(set(texts)) == 50 and all("…" in t and t.endswith("_latency_ms") for t in texts)
-    assert all(title.startswith(m.name + " (group ") for (_, title), m in zip(ev["shown"], _view.ordered(result.metrics)))
+    ordered = _view.ordered(result.metrics)
+    assert all(title.startswith(m.name + " (group ") for (_, title), m in zip(ev["shown"], ordered))
     assert ev["clipped"] == 0
 
 
