@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from typing import Iterable
 
+from ._text import printable
 from .results import AnalysisResult, MetricResult, fmt
 
 _COLORS = {"pass": "green", "high": "red", "low": "red", "nodata": "yellow", "error": "magenta",
@@ -37,7 +38,8 @@ def render(result: AnalysisResult, color: bool = False, only_failed: bool = Fals
     lines = []
     w = result.window
     window = f"  window {w.to_dict()['start']} .. {w.to_dict()['end']}" if w else ""
-    lines.append(f"canary analysis: {result.config_name}{window}  (engine {result.engine_version})")
+    lines.append(f"canary analysis: {printable(result.config_name)}{window}  "
+                 f"(engine {printable(result.engine_version)})")
     lines.append("")
     headers = ["metric", "group", "result", "baseline med", "canary med", "shift [CI]", "p", "effect", "n b/c"]
     rows, reasons = [], []
@@ -54,7 +56,7 @@ def render(result: AnalysisResult, color: bool = False, only_failed: bool = Fals
             ci = fmt(s.estimate)
         else:
             ci = f"{fmt(s.estimate)} [{fmt(s.ci_lower)}, {fmt(s.ci_upper)}]"
-        rows.append([m.name, m.group, label, fmt(s.baseline_median), fmt(s.canary_median), ci, fmt(s.p_value, 3),
+        rows.append([printable(m.name), printable(m.group), label, fmt(s.baseline_median), fmt(s.canary_median), ci, fmt(s.p_value, 3),
                      fmt(s.effect_size, 3), f"{s.n_baseline}/{s.n_canary}"])
         notable_pass = m.reason and not m.reason.startswith(("no shift", "The canary and baseline data are identical"))
         if m.classification.value != "pass" or m.warnings or notable_pass:
@@ -73,17 +75,17 @@ def render(result: AnalysisResult, color: bool = False, only_failed: bool = Fals
         lines.append("reasons:")
         width = max(60, shutil.get_terminal_size((120, 20)).columns - 4)
         for m, note in reasons:
-            text = f"  {m.name} [{m.classification.value}]: {note}"
+            text = printable(f"  {m.name} [{m.classification.value}]: {note}")
             lines.append(text if len(text) <= width * 3 else text[: width * 3 - 1] + "…")
     lines.append("")
     weights = {g: result.score.groups[g] for g in result.score.groups}
     if weights:
-        lines.append("groups: " + ", ".join(f"{g} {fmt(v, 4)}" for g, v in weights.items()))
+        lines.append("groups: " + ", ".join(f"{printable(g)} {fmt(v, 4)}" for g, v in weights.items()))
     for wmsg in result.warnings:
-        lines.append(f"warning: {wmsg}")
+        lines.append(f"warning: {printable(wmsg)}")
     v = result.verdict.value.value
     lines.append(f"verdict: {style(v.upper(), v)}  score {result.score.score:g}/100  "
                  f"(pass >= {result.thresholds.pass_:g}, marginal >= {result.thresholds.marginal:g})  "
                  f"exit {result.exit_code}")
-    lines.append(f"reason: {result.verdict.reason}")
+    lines.append(f"reason: {printable(result.verdict.reason)}")
     return "\n".join(lines)
