@@ -139,8 +139,6 @@ def _metric(r: Reader, defaults: Mapping[str, Any]) -> MetricConfig:
     name = r.str("name")
     if not name.strip():
         raise r.error("must not be empty", "name")
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise r.error("must not hold line breaks or control characters", "name")
     judge = r.str("judge", defaults.get("judge", "mann-whitney"))
     known = available_judges()
     if judge not in known:

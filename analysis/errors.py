@@ -94,7 +94,10 @@ def read_text(path, error: type[CanaryError]) -> str:
 
 def read_secret(path, where: str) -> str:
     """A token or key file: one line of text. Errors (exit 2) name ``where`` and the file, never the content."""
-    data = read_bytes(path, ConfigError, SECRET_LIMIT) if not isinstance(path, bytes) else b""
+    try:
+        data = read_bytes(path, ConfigError, SECRET_LIMIT)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: cannot read {e}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
