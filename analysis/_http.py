@@ -139,7 +139,7 @@ def _read_body(resp: requests.Response, deadline: float, limit: int, cancel: thr
     raw = resp.raw
     length = resp.headers.get("Content-Length")
     if length is not None and length.strip().isdigit() and int(length) > limit:
-        raise HttpFailure("too_large", f"{where} announced a body of {int(length)} bytes (limit {limit})")
+        raise HttpFailure("too_large", f"{where} announced a body of {int(length)} bytes, more than {limit} bytes (the limit)")
     sock = _socket(raw)
     chunks: list[bytes] = []
     total = 0

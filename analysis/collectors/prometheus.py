@@ -292,7 +292,8 @@ class PrometheusCollector:
                     error = _FetchError(f"cannot reach {self._where}: {e}", down=True)
                     retry = True
                 else:
-                    raise _FetchError(f"bad response from {self._where}: {e}") from None
+                    raise _FetchError(str(e) if self._where in str(e) else
+                                      f"bad response from {self._where}: {e}") from None
             if not retry or attempt >= self.settings.retries or time.monotonic() + pause >= deadline:
                 if error.down:
                     breaker.trip(self._mask(error.args[0]))
