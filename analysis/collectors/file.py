@@ -107,8 +107,8 @@ def _check_duplicates(df: Any, source: str) -> None:
     lines = ", ".join(str(int(x)) for x in same["line"].head(3))
     when = Window(float(first["timestamp"]), float(first["timestamp"])).to_dict()["start"]
     raise DataError(f"{source}: lines {lines}: duplicate rows for metric {_short(first['metric'], 80)} scope "
-                    f"{first['scope']} at timestamp {when} ({first['timestamp']:g}); each series may have one value "
-                    f"per timestamp")
+                    f"{first['scope']} at timestamp {when} ({float(first['timestamp'])!r}); each series may have one "
+                    f"value per timestamp")
 
 
 def read_frame(path: str | Path):
