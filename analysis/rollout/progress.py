@@ -171,6 +171,14 @@ class Background:
             time.sleep(0.01)
         return True
 
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Drain (up to ``timeout``) and stop the thread, leaving the observer open; False when stuck."""
+        if not self.drain(timeout):
+            return False
+        self._queue.put_nowait(("stop", None))
+        self._thread.join(timeout)
+        return True
+
     def close(self, timeout: float = 2.0) -> bool:
         """Drain (up to ``timeout``), close the observer and stop the thread; False when the output is stuck."""
         if not self.drain(timeout):

@@ -129,6 +129,7 @@ class Rollout:
         self.state_file = Path(state_file)
         self.clock = clock or Clock()
         # shown from a thread of its own: a stalled output must never delay a router action
+        self._own_display = observer is not None and not isinstance(observer, Background)
         self.display: Background | None = None if observer is None else \
             observer if isinstance(observer, Background) else Background(observer)
         self.observer: Observer | None = self.display
@@ -454,7 +455,10 @@ class Rollout:
         """The result, once the display caught up (bounded: a stalled output cannot hold the return)."""
         if self.display is None:
             return result
-        self.display.drain(2.0)
+        if self._own_display:
+            self.display.stop(2.0)  # the caller's observer stays open; a stuck one leaves a daemon thread
+        else:
+            self.display.drain(2.0)
         extra = [w for w in (self.display.error,) if w]
         if self.display.dropped:
             extra.append(f"{self.display.dropped} progress line(s) were not shown (the journal has them all)")
