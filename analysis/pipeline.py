@@ -10,17 +10,17 @@ from typing import Callable, Mapping
 
 from judges import Classification, Judgement, JudgeParams, Statistics, get_judge
 
-from . import scoring, verdict
-from .collectors import Collector
-from .config import CanaryConfig, MetricConfig
-from .results import AnalysisResult, MetricResult
-from .series import SOURCE_WARNING, SamplePair, Series, Window
+from analysis.decision import scoring, verdict
+from analysis.collectors import Collector
+from analysis.config import CanaryConfig, MetricConfig
+from analysis.results import AnalysisResult, MetricResult
+from analysis.series import SOURCE_WARNING, SamplePair, Series, Window
 
 Progress = Callable[[int, int, str], None]
 
 
 def engine_version() -> str:
-    from . import __version__
+    from analysis import __version__
 
     return __version__
 
@@ -151,7 +151,7 @@ def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Wind
            pairs: Mapping[str, SamplePair], warnings: tuple[str, ...] = ()) -> AnalysisResult:
     """Score and decide a set of metric results (after Holm's correction across the gating metrics, if on)."""
     if config.holm:
-        from .multiplicity import apply_holm
+        from analysis.decision.family import apply_holm
 
         results = apply_holm(results, config.alpha)
     scored = [scoring.Scored(r.name, r.group, r.classification, r.critical_metric, r.must_have_data, r.muted)
@@ -159,19 +159,19 @@ def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Wind
     s = scoring.score(scored, config.group_weights)
     critical_failures = [r.name for r in results if r.critical and not r.muted]
     v = verdict.decide(scored, critical_failures, s, config.thresholds)
-    if v.value in (verdict.VerdictValue.PASS, verdict.VerdictValue.MARGINAL) and _identical_run(config, pairs):
-        v = verdict.Verdict(verdict.VerdictValue.ERROR,
+    if v.verdict in (verdict.Verdict.PASS, verdict.Verdict.MARGINAL) and _identical_run(config, pairs):
+        v = verdict.Decision(verdict.Verdict.ERROR,
                             "baseline and canary data are identical for every metric: the scopes select the same "
                             "series, so nothing was compared (check scopes and queries)")
-    if v.value in (verdict.VerdictValue.NODATA, verdict.VerdictValue.ERROR):
+    if v.verdict in (verdict.Verdict.NODATA, verdict.Verdict.ERROR):
         # no verdict, no passing score: a client that reads only the score (Argo's kayenta provider) must not
         # promote; the groups keep their scores, the override says why the run's score is 0
-        s = scoring.Score(0.0, s.groups, s.groups_nodata, f"no verdict ({v.value.value}): {v.reason}")
+        s = scoring.Score(0.0, s.groups, s.groups_nodata, f"no verdict ({v.verdict.value}): {v.reason}")
     few = [r.name for r in results if any("fewer than" in w for w in r.warnings)]
     if few:
         warnings = warnings + (f"{len(few)} metric(s) returned fewer than 50 data points, which reduces confidence "
                                f"in the score: {', '.join(few[:5])}",)
-    return AnalysisResult(config_name=config.name, window=window, metrics=results, score=s, verdict=v,
+    return AnalysisResult(config_name=config.name, window=window, metrics=results, scores=s, decision=v,
                           thresholds=config.thresholds, engine_version=engine_version(), warnings=warnings,
                           pairs=pairs)
 

@@ -17,7 +17,7 @@ import yaml
 
 from analysis import load_config, parse_config
 from analysis.errors import ConfigError, DataError
-from analysis.record import write_recording
+from analysis.runs.record import write_recording
 from analysis.collectors.file import FileCollector
 from analysis.series import SamplePair, Series
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from analysis._validate import Reader
+from analysis.config._reader import Reader
 from analysis.errors import ConfigError
 from analysis.rollout.routers import router_from_config
 from analysis.rollout.routers.base import RouterError, Weights

@@ -28,7 +28,7 @@ from servers import stop_process
 from servers.haproxy import HAProxyServer
 from servers.prometheus import PrometheusServer, Sample, free_port, openmetrics
 
-from analysis._validate import Reader
+from analysis.config._reader import Reader
 from analysis.rollout.journal import read_records
 from analysis.rollout.routers import router_from_config
 from analysis.rollout.status import status as rollout_status

@@ -41,12 +41,12 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import disable_warnings as urllib3_disable_warnings, exceptions as urllib3_exceptions
 
-from .. import _http
-from .._http import display_url
-from ..config import CanaryConfig, MetricConfig, PrometheusSettings
-from ..errors import CollectorError, ConfigError, read_secret
-from ..series import SCOPES, SOURCE_WARNING, SamplePair, Series, Window
-from . import promql
+from analysis import _http
+from analysis._http import display_url
+from analysis.config import CanaryConfig, MetricConfig, PrometheusSettings
+from analysis.errors import CollectorError, ConfigError, read_secret
+from analysis.series import SCOPES, SOURCE_WARNING, SamplePair, Series, Window
+from analysis.collectors import promql
 
 __all__ = ["PrometheusCollector", "display_url"]
 

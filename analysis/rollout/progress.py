@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 
-from .._text import printable
+from analysis._text import printable
 from typing import Any, TextIO
 
 SHOWN = ("start", "resume", "stage_start", "weights_applied", "reconcile", "verdict", "decision", "hook", "end")

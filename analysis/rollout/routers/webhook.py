@@ -23,11 +23,11 @@ from typing import Any, Mapping
 
 import requests
 
-from ... import _http
-from ..._validate import Reader
-from ...config import check_headers
-from ...errors import SECRET_LIMIT, ConfigError, read_bytes
-from .base import RouterError, Weights
+from analysis import _http
+from analysis.config import check_headers
+from analysis.config._reader import Reader
+from analysis.errors import SECRET_LIMIT, ConfigError, read_bytes
+from analysis.rollout.routers.base import RouterError, Weights
 
 SIGNATURE_HEADER = "X-Canary-Signature"
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})

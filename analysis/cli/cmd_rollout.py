@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from ..config import load_config
-from ..errors import ConfigError, UsageError
-from ._output import write_atomic
+from analysis.config import load_config
+from analysis.errors import ConfigError, UsageError
+from analysis.output import write_atomic
 
 
 def default_state(service: str) -> str:
@@ -27,7 +27,7 @@ def _no_analysis(baseline, canary):
 
 def _interrupt(signum, frame):
     """SIGINT and SIGTERM stop a rollout with its safe action (rollout.on_interrupt, journaled)."""
-    from ..rollout.strategies import Interrupted
+    from analysis.rollout.strategies import Interrupted
 
     raise Interrupted(signal.Signals(signum).name)
 
@@ -54,9 +54,9 @@ def rollout(config: str, prometheus_url: str | None, state: str | None, resume: 
     rollout.on_interrupt: hold (exit 4, --resume continues). Progress is a live status line on a terminal, JSON
     lines otherwise; it never delays a router action.
     """
-    from ..rollout import Rollout, prometheus_analyzer
-    from ..rollout.config import service_name
-    from ..rollout.progress import Background, JsonLines, LiveProgress
+    from analysis.rollout import Rollout, prometheus_analyzer
+    from analysis.rollout.settings import service_name
+    from analysis.rollout.progress import Background, JsonLines, LiveProgress
 
     if abort and (resume or approve):
         raise UsageError("--abort cannot be combined with --resume or --approve")
@@ -127,8 +127,8 @@ def status(config: str | None, state: str | None, as_json: bool) -> int:
 
     Exit code 0 when a rollout is recorded, 2 when there is none.
     """
-    from ..rollout.config import service_name
-    from ..rollout.status import render, status as read_status
+    from analysis.rollout.settings import service_name
+    from analysis.rollout.status import render, status as read_status
 
     if state is None and config is not None:
         cfg = load_config(config)
@@ -144,7 +144,7 @@ def status(config: str | None, state: str | None, as_json: bool) -> int:
     s = read_status(state)
     if s is None:
         raise UsageError(f"{state}: no rollout recorded")
-    from .._text import printable
+    from analysis._text import printable
 
     click.echo(json.dumps(s, indent=2) if as_json else "\n".join(printable(line) for line in render(s).splitlines()))
     return 0
