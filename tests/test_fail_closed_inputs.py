@@ -88,20 +88,18 @@ def test_duplicate_rows_are_a_data_error_naming_file_series_and_timestamp(tmp_pa
 
 # -- defect 3: duplicate keys -----------------------------------------------------------------------------------
 
-def test_duplicate_yaml_keys_are_refused_naming_key_and_line(tmp_path):
-    path = tmp_path / "c.yaml"
-    path.write_text("metrics:\n  - {name: errors, judge: kayenta, critical: true}\nname: x\n"
-                    "metrics:\n  - {name: latency, judge: kayenta}\n")
-    err = one_line_error(cli("validate", path))
-    assert "c.yaml: line 4, column 1: invalid YAML: duplicate key 'metrics' (first on line 1)" in err
-
-
-def test_duplicate_json_keys_are_refused_naming_key_and_line(tmp_path):
-    path = tmp_path / "c.json"
-    path.write_text('{"metrics": [{"name": "errors", "critical": true}],\n "name": "x",\n'
-                    ' "metrics": [{"name": "latency"}]}\n')
-    err = one_line_error(cli("validate", path))
-    assert "c.json: line 3: duplicate key 'metrics'" in err
+@pytest.mark.parametrize("name, text, message", [
+    ("c.yaml", "metrics:\n  - {name: errors, judge: kayenta, critical: true}\nname: x\n"
+               "metrics:\n  - {name: latency, judge: kayenta}\n",
+     "c.yaml: line 4, column 1: invalid YAML: duplicate key 'metrics' (first on line 1)"),
+    ("c.json", '{"metrics": [{"name": "errors", "critical": true}],\n "name": "x",\n'
+               ' "metrics": [{"name": "latency"}]}\n', "c.json: line 3: duplicate key 'metrics'"),
+])
+def test_duplicate_keys_are_refused_naming_key_and_line(tmp_path, name, text, message):
+    """Defect 3: a second metrics: key silently dropped a critical metric (the last one won)."""
+    path = tmp_path / name
+    path.write_text(text)
+    assert message in one_line_error(cli("validate", path))
 
 
 def test_yaml_merge_keys_still_work(tmp_path):
