@@ -239,6 +239,7 @@ def record(config: str, out: str, **options: Any) -> int:
     metadata. Exit codes: 0 written, 2 usage or config error, 4 a metric could not be fetched (nothing written).
     """
     from analysis.collectors.prometheus import display_url
+    from analysis._text import printable
     from analysis.runs.record import record as run
 
     opts = SourceOptions(**options)
@@ -258,5 +259,5 @@ def record(config: str, out: str, **options: Any) -> int:
     for name, scopes in rec.points.items():
         empty = [s for s, n in scopes.items() if n == 0]
         note = f"  (no data: {', '.join(empty)})" if empty else ""
-        click.echo(f"  {name}: baseline {scopes['baseline']}, canary {scopes['canary']}{note}")
+        click.echo(f"  {printable(name)}: baseline {scopes['baseline']}, canary {scopes['canary']}{note}")
     return 0

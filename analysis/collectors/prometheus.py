@@ -411,6 +411,7 @@ def _to_series(result: Any, grid: _Grid, query: str, aggregate: str | None) -> t
         matrix[row, index] = values
         present[row, index] = True
     have = present.any(axis=0)
+    assert aggregate is not None  # several series without aggregate were refused above
     combine = _AGGREGATES[aggregate]
     values = np.array([combine(matrix[present[:, k], k]) for k in np.flatnonzero(have)], dtype=float)
     common = _common_labels([labels for _, _, labels in placed])

@@ -61,14 +61,18 @@ class WebhookRouter:
                  backoff: float = 0.5, headers: Mapping[str, str] | None = None, secret: bytes | None = None,
                  signature_header: str = SIGNATURE_HEADER):
         self.url, self._auth = _http.split_credentials(url)
-        self.read_url, self._read_auth = _http.split_credentials(read_url) if read_url else (None, None)
+        self.read_url: str | None = None
+        self._read_auth: tuple[str, str] | None = None
+        if read_url:
+            self.read_url, self._read_auth = _http.split_credentials(read_url)
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.headers = dict(headers or {})
         self._secret = secret
         self.signature_header = signature_header
         self.context: dict[str, Any] = {"service": "", "step": None}
         self._session = requests.Session()
-        self._session.trust_env = False
+        self._session.trust_env = False  # no .netrc credentials; proxies from the environment, resolved once
+        self._session.proxies = requests.utils.get_environ_proxies(self.url)
         self._session.headers["Accept-Encoding"] = "identity"
 
     def __repr__(self) -> str:
