@@ -4,6 +4,8 @@ Records are ``{"seq": N, "t": EPOCH_S, "run": ID, "event": NAME, ...}``. A run s
 and the service); ``weights`` announces a change before the router is called and ``weights_applied`` records
 what the router read back; ``decision`` (next, pause, rollback, halt, promote, approve) is written before it is
 acted on; ``stage_done`` marks a completed stage; ``end`` closes the run (promoted, rolled_back, paused, halted).
+``signal`` records a SIGINT/SIGTERM and the action taken; ``journaled_verdict`` records that a resume acted on a
+verdict written before the interruption.
 ``RolloutState.replay`` folds the records of the last run into the state a resume starts from.
 
 A journal that cannot be read (a line that is not JSON, a field of the wrong type) is a ``DataError`` (exit 2)

@@ -13,7 +13,8 @@ import math
 from analysis._text import printable
 from typing import Any, TextIO
 
-SHOWN = ("start", "resume", "stage_start", "weights_applied", "reconcile", "verdict", "decision", "hook", "end")
+SHOWN = ("start", "resume", "stage_start", "weights_applied", "reconcile", "verdict", "journaled_verdict", "decision",
+         "signal", "hook", "end")
 
 
 def _w(d: Any) -> str:
@@ -44,6 +45,10 @@ def _describe(rec: dict[str, Any]) -> str | None:
         score = rec.get("score")
         return f"{rec['stage']}: verdict {str(rec['verdict']).upper()}" + \
             (f" (score {score:g})" if isinstance(score, (int, float)) else "") + f": {rec.get('reason', '')}"
+    if ev == "signal":
+        return f"{rec.get('signal')} received: {rec.get('action')}"
+    if ev == "journaled_verdict":
+        return f"{rec.get('stage')}: acting on the journaled verdict {str(rec.get('verdict')).upper()}"
     if ev == "decision":
         return f"decision: {rec['action']}" + (f" ({rec['reason']})" if rec.get("reason") and
                                                  rec["action"] not in ("next",) else "")
