@@ -54,7 +54,7 @@ def rollout(config: str, prometheus_url: str | None, state: str | None, resume: 
     rollout.on_interrupt: hold (exit 4, --resume continues). Progress is a live status line on a terminal, JSON
     lines otherwise; it never delays a router action.
     """
-    from analysis.rollout import Rollout, prometheus_analyzer
+    from analysis.rollout import Rollout, source_analyzer
     from analysis.rollout.settings import service_name
     from analysis.rollout.progress import Background, JsonLines, LiveProgress
 
@@ -68,7 +68,7 @@ def rollout(config: str, prometheus_url: str | None, state: str | None, resume: 
 
     # built first, so a missing or bad Prometheus URL is a config error before any weight moves;
     # --abort only rolls back and needs no Prometheus
-    analyzer = _no_analysis if abort else prometheus_analyzer(cfg)
+    analyzer = _no_analysis if abort else source_analyzer(cfg)
     stream = sys.stderr if json_path == "-" else sys.stdout  # stdout then carries the result document only
     tty = stream.isatty()
     display = Background(LiveProgress(stream, show_end=False) if tty else JsonLines(stream))

@@ -6,7 +6,8 @@ import shutil
 from typing import Iterable
 
 from analysis._text import printable
-from analysis.results import AnalysisResult, MetricResult, fmt
+from analysis.report._format import fmt
+from analysis.results import AnalysisResult, MetricResult
 
 _COLORS = {"pass": "green", "high": "red", "low": "red", "nodata": "yellow", "error": "magenta",
            "marginal": "yellow", "fail": "red"}

@@ -241,7 +241,7 @@ class PrometheusCollector:
         for i, m in enumerate(metrics):
             (b, b_err, b_notes), (c, c_err, c_notes) = fetched[2 * i], fetched[2 * i + 1]
             notes = tuple(f"{s}: {n}" for s, ns in (("baseline", b_notes), ("canary", c_notes)) for n in ns)
-            out[m.name] = SamplePair(m.name, b, c, _combine_errors(b_err, c_err), notes=notes)
+            out[m.name] = SamplePair.of(m.name, b, c, b_err, c_err, notes=notes)
         return out
 
     def _fetch(self, query: str, grid: _Grid, aggregate: str | None,
@@ -323,17 +323,19 @@ class PrometheusCollector:
         return doc["data"], warnings
 
 
+def open_prometheus(config: CanaryConfig, options: Mapping[str, Any]) -> PrometheusCollector:
+    """Entry point of the ``prometheus`` collector: settings come from the config's ``prometheus:`` section."""
+    if options:
+        raise ConfigError(f"{config.source}: collector.options.{sorted(options)[0]}: the prometheus collector takes "
+                          f"its settings from the prometheus: section, not collector.options")
+    collector = PrometheusCollector.from_config(config)
+    collector.queries(config.metrics)  # expand every query once: template errors exit 2 before any fetch
+    return collector
+
+
 def _one_line(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _combine_errors(b: str | None, c: str | None) -> str | None:
-    if b and c:
-        return f"baseline and canary: {b}" if b == c else f"baseline: {b}; canary: {c}"
-    if b or c:
-        return f"baseline: {b}" if b else f"canary: {c}"
-    return None
 
 
 def _server_message(body: bytes) -> str:

@@ -21,7 +21,7 @@ from analysis.runs.record import write_recording
 from analysis.collectors.file import FileCollector
 from analysis.series import SamplePair, Series
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 DEMO = ROOT / "fixtures" / "demo"
 ONE = {"name": "latency", "judge": "kayenta", "direction": "increase"}
 

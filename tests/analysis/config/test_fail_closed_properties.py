@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from analysis.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 DEMO = ROOT / "fixtures" / "demo"
 CONFIG_TEXT = (DEMO / "canary.yaml").read_text()
 FAILING = (DEMO / "regression.csv").read_text().splitlines()
