@@ -238,7 +238,8 @@ def test_a_journal_with_wrong_field_types_is_a_data_error_with_a_recovery_path(t
     err = one_line_error(cli("status", "--state", state))
     assert f"s.jsonl: line 2: {field}: expected" in err
     assert f"head -n 1 {state} > {state}.repaired" in err and "--resume" in err
-    cfg = config_file(tmp_path, {"name": "svc", "metrics": [ONE],
+    cfg = config_file(tmp_path, {"name": "svc", "metrics": [{**ONE, "query": "m{${scope}}"}],
+                                 "scopes": {"baseline": {"v": "1"}, "canary": {"v": "2"}},
                                  "rollout": {"steps": [10], "interval": "1s", "router": {"type": "dry-run"}}})
     err = one_line_error(cli("rollout", cfg, "--resume", "--state", state, "--prometheus-url", "http://127.0.0.1:9"))
     assert f"line 2: {field}" in err
