@@ -6,13 +6,15 @@ import dataclasses
 import math
 from typing import Callable, Mapping, Sequence
 
+import numpy as np
+
 from judges import Classification, Judgement, JudgeParams, Statistics, get_plugin
 
 from analysis.decision import scoring, verdict
 from analysis.collectors import Collector
 from analysis.config import CanaryConfig, MetricConfig
 from analysis.results import AnalysisResult, MetricResult
-from analysis.series import SamplePair, Series, Window
+from analysis.series import SOURCE_WARNING, SamplePair, Series, Window
 
 Progress = Callable[[int, int, str], None]
 
@@ -30,6 +32,9 @@ def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair
                          statistics=Statistics(n_baseline=len(pair.baseline), n_canary=len(pair.canary)))
     if m.denominator is not None:
         den = pairs.get(m.denominator)
+        if den is not None and not den.error and _infinite(den):
+            return Judgement(Classification.ERROR, f"{m.name}: denominator {m.denominator} has infinite values",
+                             critical=m.critical)
         if den is None or den.error:
             why = den.error if den is not None else "the collector returned nothing"
             return Judgement(Classification.ERROR, f"{m.name}: denominator {m.denominator} failed: {why}",
@@ -44,13 +49,51 @@ def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair
                          critical=m.critical)
 
 
+def _infinite(pair: SamplePair) -> dict[str, int]:
+    """Infinite values per scope (only the scopes that have some)."""
+    out = {}
+    for scope, s in (("baseline", pair.baseline), ("canary", pair.canary)):
+        n = int(np.isinf(s.values).sum()) if len(s) else 0
+        if n:
+            out[scope] = n
+    return out
+
+
+def _nonfinite(m: MetricConfig, pair: SamplePair) -> Judgement | None:
+    """The metric's outcome when its data holds infinities (PromQL's x/0, a number too large for a float).
+
+    Policy ``nonfinite`` per metric: ``error`` (default; no verdict, the run fails closed) or ``fail`` (the metric
+    fails: high when the canary has +inf or the baseline -inf, else low). Never a pass: an infinite value makes a
+    tolerance bound infinite, which every canary value then satisfies.
+    """
+    counts = _infinite(pair)
+    if not counts:
+        return None
+    where = ", ".join(f"{scope} has {n} infinite value(s)" for scope, n in counts.items())
+    stats = Statistics(n_baseline=len(pair.baseline), n_canary=len(pair.canary))
+    if m.nonfinite == "fail":
+        up = bool(np.isposinf(pair.canary.values).any() or np.isneginf(pair.baseline.values).any())
+        return Judgement(Classification.HIGH if up else Classification.LOW,
+                         f"{m.name}: {where} (nonfinite: fail)", critical=m.critical, statistics=stats)
+    return Judgement(Classification.ERROR, f"{m.name}: {where}; an infinite value cannot be judged "
+                                           f"(nonfinite: error; e.g. a ratio divided by zero)",
+                     critical=m.critical, statistics=stats)
+
+
+def _same_series(pair: SamplePair) -> bool:
+    """Both scopes hold the same samples (timestamps and values, NaN included)."""
+    b, c = pair.baseline, pair.canary
+    return len(b) > 0 and len(b) == len(c) and np.array_equal(b.timestamps, c.timestamps) and \
+        np.array_equal(b.values, c.values, equal_nan=True)
+
+
 def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dict[str, Judgement]:
     """Judgements of the metrics whose judge module also offers ``judge_many`` (equal, metric by metric, to its
     ``judge``), in one call per judge: at Prometheus sizes the per-call overhead dominates the judging time."""
     groups: dict[str, list[MetricConfig]] = {}
     for m in config.metrics:
         pair = pairs.get(m.name)
-        if pair is not None and not pair.error and m.denominator is None:
+        if pair is not None and not pair.error and m.denominator is None and not _infinite(pair):
             groups.setdefault(m.judge, []).append(m)
     out: dict[str, Judgement] = {}
     for name, ms in groups.items():
@@ -78,7 +121,13 @@ def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: W
     for i, m in enumerate(config.metrics):
         pair = pairs.get(m.name) or SamplePair(m.name, Series.empty(), Series.empty(),
                                                error="the collector returned nothing")
-        judgement = batched.get(m.name) or _judge_one(m, pair, pairs)
+        judgement = (None if pair.error else _nonfinite(m, pair)) or batched.get(m.name) \
+            or _judge_one(m, pair, pairs)
+        if not pair.error and pair.baseline.labels and pair.baseline.labels == pair.canary.labels \
+                and _same_series(pair):
+            judgement = Judgement(Classification.ERROR, f"{m.name}: baseline and canary are the same series "
+                                                        f"(labels {dict(pair.baseline.labels)}); check the scopes",
+                                  critical=m.critical, statistics=judgement.statistics)
         query = {s: p.query for s, p in (("baseline", pair.baseline), ("canary", pair.canary)) if p.query}
         results.append(MetricResult(
             name=m.name, group=m.group, judge=m.judge, judgement=judgement, critical_metric=m.critical,
@@ -86,7 +135,19 @@ def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: W
             warnings=pair.warnings() + _judge_warnings(judgement)))
         if progress is not None:
             progress(i + 1, total, f"judged {m.name}")
-    return finish(config, tuple(results), window, dict(pairs), warnings)
+    source = tuple(dict.fromkeys(f"{name}: {n}" for name, p in pairs.items() for n in p.notes
+                                 if SOURCE_WARNING in n))
+    return finish(config, tuple(results), window, dict(pairs), warnings + source)
+
+
+def _identical_run(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> bool:
+    """Every judged metric has the same samples on both sides, and nothing shows they are different series (their
+    labels are equal, or unknown as in file data and aggregated queries): the scopes almost surely select one
+    series. Distinct series with equal values (a deterministic A/A pair, labels v1 and v2) are judged as usual."""
+    judged = [pairs[m.name] for m in config.metrics
+              if not m.muted and m.name in pairs and not pairs[m.name].error and len(pairs[m.name].baseline)]
+    return bool(judged) and all(_same_series(p) and dict(p.baseline.labels) == dict(p.canary.labels)
+                                for p in judged)
 
 
 def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Window | None,
@@ -101,6 +162,14 @@ def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Wind
     s = scoring.score(scored, config.group_weights)
     critical_failures = [r.name for r in results if r.critical and not r.muted]
     v = verdict.decide(scored, critical_failures, s, config.thresholds)
+    if v.verdict in (verdict.Verdict.PASS, verdict.Verdict.MARGINAL) and _identical_run(config, pairs):
+        v = verdict.Decision(verdict.Verdict.ERROR,
+                            "baseline and canary data are identical for every metric: the scopes select the same "
+                            "series, so nothing was compared (check scopes and queries)")
+    if v.verdict in (verdict.Verdict.NODATA, verdict.Verdict.ERROR):
+        # no verdict, no passing score: a client that reads only the score (Argo's kayenta provider) must not
+        # promote; the groups keep their scores, the override says why the run's score is 0
+        s = scoring.Score(0.0, s.groups, s.groups_nodata, f"no verdict ({v.verdict.value}): {v.reason}")
     few = [r.name for r in results if r.name in pairs and pairs[r.name].few_points()]
     if few:
         warnings = warnings + (f"{len(few)} metric(s) returned fewer than 50 data points, which reduces confidence "

@@ -12,6 +12,8 @@ import numpy as np
 from judges import json_number
 
 SCOPES = ("baseline", "canary")
+# prefix of a note that carries a warning the data source itself sent (Prometheus' "warnings")
+SOURCE_WARNING = "Prometheus warning: "
 
 
 def _iso(ts: float | None) -> str | None:

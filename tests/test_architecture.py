@@ -34,6 +34,18 @@ def test_only_the_prometheus_collector_imports_the_client():
         assert "prometheus_api_client" not in _imports(path), path.relative_to(ROOT)
 
 
+def test_http_goes_through_the_bounded_exchange():
+    """requests is used where the bounded exchange (analysis/_http.py) is built on it; nothing else does HTTP by
+    hand with urllib, so every request has its deadline, size limit and redirect rule."""
+    allowed = {"analysis/_http.py", "analysis/collectors/prometheus.py", "analysis/rollout/routers/webhook.py"}
+    for path in (ROOT / "analysis").rglob("*.py"):
+        rel = path.relative_to(ROOT).as_posix()
+        names = _imports(path)
+        if rel not in allowed:
+            assert not names & {"requests", "urllib3"}, rel
+        assert "urllib" not in names or "urllib.request" not in path.read_text(encoding="utf-8"), rel
+
+
 def test_analysis_public_names_exist():
     import analysis
 

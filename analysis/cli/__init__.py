@@ -11,6 +11,7 @@ from importlib import import_module
 
 import click
 
+from analysis._text import printable
 from analysis.errors import CanaryError
 
 # command name -> "module:attribute"
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except click.UsageError as e:  # one line, like every other error, instead of click's usage block
         hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
-        click.echo(f"canary: error: {e.format_message()}{hint}", err=True)
+        click.echo(f"canary: error: {printable(e.format_message())}{hint}", err=True)
         sys.exit(2)
     except click.ClickException as e:
         e.show()
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except CanaryError as e:
-        click.echo(f"canary: error: {e}", err=True)
+        click.echo(f"canary: error: {printable(e)}", err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         click.echo("canary: interrupted", err=True)
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
 
         if os.environ.get("CANARY_DEBUG"):
             raise
-        click.echo(f"canary: internal error: {type(e).__name__}: {e}", err=True)
+        click.echo(f"canary: internal error: {type(e).__name__}: {printable(e)}", err=True)
         sys.exit(4)
     sys.exit(rc if isinstance(rc, int) else 0)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from analysis._text import printable
 from analysis.cli._options import prometheus_options
 from analysis.config import load_config
 from analysis.runs.source import SourceOptions
@@ -37,5 +38,5 @@ def record(config: str, out: str, quiet: bool, **options: Any) -> int:
     for name, scopes in rec.points.items():
         empty = [s for s, n in scopes.items() if n == 0]
         note = f"  (no data: {', '.join(empty)})" if empty else ""
-        click.echo(f"  {name}: baseline {scopes['baseline']}, canary {scopes['canary']}{note}")
+        click.echo(f"  {printable(name)}: baseline {scopes['baseline']}, canary {scopes['canary']}{note}")
     return 0

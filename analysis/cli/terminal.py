@@ -15,6 +15,7 @@ import shutil
 from typing import IO, Iterable
 
 from analysis.report import _view
+from analysis._text import printable
 from analysis.report._format import fmt
 from analysis.results import AnalysisResult, MetricResult
 
@@ -79,7 +80,8 @@ def render(result: AnalysisResult, color: bool = False, only_failed: bool = Fals
     lines = []
     w = result.window
     window = f"  window {w.to_dict()['start']} .. {w.to_dict()['end']}" if w else ""
-    lines.append(f"canary analysis: {result.config_name}{window}  (engine {result.engine_version})")
+    lines.append(f"canary analysis: {printable(result.config_name)}{window}  "
+                 f"(engine {printable(result.engine_version)})")
     lines.append("")
     metrics = _view.ordered(result.metrics)
     if only_failed:
@@ -92,8 +94,8 @@ def render(result: AnalysisResult, color: bool = False, only_failed: bool = Fals
         s = m.statistics
         label = m.classification.value.upper() + (" (critical)" if m.critical else "") + \
             (" (muted)" if m.muted else "")
-        row = [m.name, m.group, label, fmt(s.baseline_median), fmt(s.canary_median), _change(m),
-               fmt(s.p_value, 3), _mean_ratio(m), f"{s.n_baseline}/{s.n_canary}"]
+        row = [printable(m.name), printable(m.group), label, fmt(s.baseline_median), fmt(s.canary_median),
+               _change(m), fmt(s.p_value, 3), _mean_ratio(m), f"{s.n_baseline}/{s.n_canary}"]
         rows.append(row + ([_threshold(m)] if thresholds else []))
         notable_pass = m.reason and not m.reason.startswith(("no shift", "The canary and baseline data are identical"))
         if m.classification.value != "pass" or m.warnings or notable_pass:
@@ -112,17 +114,17 @@ def render(result: AnalysisResult, color: bool = False, only_failed: bool = Fals
         lines.append("reasons:")
         width = max(60, shutil.get_terminal_size((120, 20)).columns - 4)
         for m, note in reasons:
-            text = f"  {m.name} [{m.classification.value}]: {note}"
+            text = printable(f"  {m.name} [{m.classification.value}]: {note}")
             lines.append(text if len(text) <= width * 3 else text[: width * 3 - 1] + "…")
     lines.append("")
     weights = {g: result.group_scores[g] for g in result.group_scores}
     if weights:
-        lines.append("groups: " + ", ".join(f"{g} {fmt(v, 4)}" for g, v in weights.items()))
+        lines.append("groups: " + ", ".join(f"{printable(g)} {fmt(v, 4)}" for g, v in weights.items()))
     for wmsg in result.warnings:
-        lines.append(f"warning: {wmsg}")
+        lines.append(f"warning: {printable(wmsg)}")
     v = result.verdict.value
     lines.append(f"verdict: {style(v.upper(), v)}  score {result.score:g}/100  "
                  f"(pass >= {result.thresholds.pass_:g}, marginal >= {result.thresholds.marginal:g})  "
                  f"exit {result.exit_code}")
-    lines.append(f"reason: {result.reason}")
+    lines.append(f"reason: {printable(result.reason)}")
     return "\n".join(lines)

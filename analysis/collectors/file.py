@@ -1,44 +1,57 @@
 """Recorded data: long ("tidy") CSV or Parquet with columns ``metric, scope, timestamp, value``.
 
-``scope`` is ``baseline`` or ``canary``; ``timestamp`` is ISO 8601 or epoch seconds; ``value`` is numeric, NaN
-allowed (an empty cell, ``NaN``). CSV files may start with ``# canary: {json}`` lines holding metadata (the
-recorder writes the window and the expanded queries there). Errors name the file and the line.
+``scope`` is ``baseline`` or ``canary``; ``timestamp`` is ISO 8601 or epoch seconds (epoch milliseconds are
+refused: they would land thousands of years ahead); ``value`` is numeric, NaN allowed (an empty cell, ``NaN``),
+infinities kept for the pipeline's ``nonfinite`` policy. Two rows of one series at one timestamp are an error (they
+would be counted twice). CSV files may start with ``# canary: {json}`` lines holding metadata (the recorder writes
+the window and the expanded queries there). A metric name the recorder escaped against spreadsheet formula
+injection (``'=name``) is read back unescaped. Errors name the file and the line.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from analysis.config import CanaryConfig, MetricConfig
-from analysis.errors import ConfigError, DataError
+from analysis.errors import ConfigError, DataError, read_bytes
 from analysis.series import SCOPES, SamplePair, Series, Window
 
 COLUMNS = ("metric", "scope", "timestamp", "value")
 _NAN_WORDS = {"", "nan", "NaN", "NAN", "null", "NULL", "None"}
+# epoch seconds below this (year 5138); larger numbers are almost surely milliseconds
+MAX_EPOCH_S = 1e11
+# cells a spreadsheet would run as a formula start with one of these; record escapes them with a quote
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _read_metadata(path: Path) -> tuple[dict[str, Any], int]:
+def unescape_formula(name: str) -> str:
+    """A metric name as written, from its spreadsheet-safe form (``'=x`` -> ``=x``)."""
+    return name[1:] if name[:1] == "'" and name[1:2] in FORMULA_START else name
+
+
+def _read_metadata(path: Path, text: str) -> tuple[dict[str, Any], int]:
     meta: dict[str, Any] = {}
     skipped = 0
-    with path.open("r", encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if not line.startswith("#"):
-                break
-            skipped += 1
-            body = line[1:].strip()
-            if body.startswith("canary:"):
-                try:
-                    entry = json.loads(body[len("canary:"):])
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path}: line {skipped}: invalid metadata JSON: {e.msg}") from None
-                if not isinstance(entry, dict):
-                    raise DataError(f"{path}: line {skipped}: metadata must be a JSON object, "
-                                    f"got {type(entry).__name__}")
-                meta.update(entry)
+    for line in io.StringIO(text):
+        if not line.startswith("#"):
+            break
+        skipped += 1
+        body = line[1:].strip()
+        if body.startswith("canary:"):
+            try:
+                entry = json.loads(body[len("canary:"):])
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}: line {skipped}: invalid metadata JSON: {e.msg}") from None
+            if not isinstance(entry, dict):
+                raise DataError(f"{path}: line {skipped}: metadata must be a JSON object, "
+                                f"got {type(entry).__name__}")
+            meta.update(entry)
     return meta, skipped
 
 
@@ -56,7 +69,12 @@ def _parse_timestamps(col, lines: np.ndarray, source: str) -> np.ndarray:
     infinite = np.isinf(out)
     if infinite.any():
         i = int(np.flatnonzero(infinite)[0])
-        raise DataError(f"{source}: line {int(lines[i])}: timestamp {str(col.iloc[i]).strip()!r} is not a finite time")
+        raise DataError(f"{source}: line {int(lines[i])}: timestamp {_short(col.iloc[i])} is not a finite time")
+    huge = np.abs(np.nan_to_num(out, nan=0.0)) >= MAX_EPOCH_S
+    if huge.any():
+        i = int(np.flatnonzero(huge)[0])
+        raise DataError(f"{source}: line {int(lines[i])}: timestamp {_short(col.iloc[i])} is out of range; "
+                        f"looks like epoch milliseconds (give epoch seconds or ISO 8601)")
     todo = np.isnan(out)
     if todo.any():
         text = col[todo].astype(str).str.strip()
@@ -65,10 +83,32 @@ def _parse_timestamps(col, lines: np.ndarray, source: str) -> np.ndarray:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             line = int(lines[np.flatnonzero(todo)[i]])
-            raise DataError(f"{source}: line {line}: timestamp {text.iloc[i]!r} is neither ISO 8601 nor epoch seconds")
+            raise DataError(f"{source}: line {line}: timestamp {_short(text.iloc[i])} is neither ISO 8601 nor "
+                            f"epoch seconds")
         secs = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
         out[todo] = secs.to_numpy(dtype=float)
     return out
+
+
+def _short(v: Any, limit: int = 40) -> str:
+    text = repr(str(v).strip())
+    return text if len(text) <= limit else text[: limit - 1] + "…'"
+
+
+def _check_duplicates(df: Any, source: str) -> None:
+    """Two rows of one series at one timestamp would be judged as two samples: refuse them."""
+    dup = df.duplicated(["metric", "scope", "timestamp"], keep=False).to_numpy()
+    if not dup.any():
+        return
+    rows = df[dup]
+    first = rows.iloc[0]
+    same = rows[(rows["metric"] == first["metric"]) & (rows["scope"] == first["scope"])
+                & (rows["timestamp"] == first["timestamp"])]
+    lines = ", ".join(str(int(x)) for x in same["line"].head(3))
+    when = Window(float(first["timestamp"]), float(first["timestamp"])).to_dict()["start"]
+    raise DataError(f"{source}: lines {lines}: duplicate rows for metric {_short(first['metric'], 80)} scope "
+                    f"{first['scope']} at timestamp {when} ({float(first['timestamp'])!r}); each series may have one "
+                    f"value per timestamp")
 
 
 def read_frame(path: str | Path):
@@ -80,8 +120,7 @@ def read_frame(path: str | Path):
 
     p = Path(path)
     source = str(path)
-    if not p.exists():
-        raise DataError(f"{source}: no such file")
+    raw = read_bytes(p, DataError)
     meta: dict[str, Any] = {}
     try:
         if p.suffix.lower() in (".parquet", ".pq"):
@@ -89,21 +128,25 @@ def read_frame(path: str | Path):
                 import pyarrow.parquet as pq
             except ImportError:
                 raise DataError(f"{source}: reading Parquet needs pyarrow (pip install pyarrow)") from None
-            table = pq.read_table(p)
+            table = pq.read_table(io.BytesIO(raw))
             raw_meta = (table.schema.metadata or {}).get(b"canary")
             if raw_meta:
                 meta = json.loads(raw_meta)
             df = table.to_pandas()
             first_line = 1
         else:
-            meta, skipped = _read_metadata(p)
-            df = pd.read_csv(p, skiprows=skipped, dtype=str, keep_default_na=False, skipinitialspace=True)
+            text = raw.decode("utf-8")
+            meta, skipped = _read_metadata(p, text)
+            df = pd.read_csv(io.StringIO(text), skiprows=skipped, dtype=str, keep_default_na=False,
+                             skipinitialspace=True)
             first_line = skipped + 2
     except DataError:
         raise
     except pd.errors.EmptyDataError:
         raise DataError(f"{source}: the file is empty (expected columns {', '.join(COLUMNS)})") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as e:
+    except UnicodeDecodeError as e:
+        raise DataError(f"{source}: cannot parse: not UTF-8 text (byte {e.start})") from None
+    except (pd.errors.ParserError, OSError, ValueError, TypeError, KeyError, OverflowError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"{source}: cannot parse: {msg}") from None
     df.columns = [str(c).strip().lower() for c in df.columns]
@@ -115,7 +158,7 @@ def read_frame(path: str | Path):
         raise DataError(f"{source}: the file has a header but no rows")
     lines = np.arange(first_line, first_line + len(df))
     df = df.reset_index(drop=True)
-    metric = df["metric"].astype(str).str.strip()
+    metric = df["metric"].astype(str).str.strip().map(unescape_formula)
     if (metric == "").any():
         i = int(np.flatnonzero((metric == "").to_numpy())[0])
         raise DataError(f"{source}: line {lines[i]}: empty metric name")
@@ -140,6 +183,7 @@ def read_frame(path: str | Path):
     ts = _parse_timestamps(df["timestamp"], lines, source)
     out = pd.DataFrame({"metric": metric, "scope": scope, "timestamp": ts,
                         "value": value.to_numpy(dtype=float), "line": lines})
+    _check_duplicates(out, source)
     return out, meta
 
 
@@ -160,15 +204,22 @@ class FileCollector:
 
         w = self.metadata.get("window")
         if isinstance(w, dict) and "start" in w and "end" in w:
-            def instant(v: Any) -> float:  # epoch seconds like the timestamp column; pd.Timestamp(10) is 10 ns
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    return float(v)
-                return pd.Timestamp(v).timestamp()
+            def instant(key: str) -> float:  # epoch seconds like the timestamp column; pd.Timestamp(10) is 10 ns
+                v = w[key]
+                try:
+                    t = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) \
+                        else pd.Timestamp(v).timestamp()
+                except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
+                    raise DataError(f"{self.path}: metadata window.{key}: {_short(v)} is not a time") from None
+                if not math.isfinite(t) or abs(t) >= MAX_EPOCH_S:
+                    raise DataError(f"{self.path}: metadata window.{key}: {_short(v)} is out of range (epoch "
+                                    f"seconds or ISO 8601 expected)")
+                return t
 
-            try:
-                return Window(instant(w["start"]), instant(w["end"]))
-            except (ValueError, TypeError):
-                pass
+            start, end = instant("start"), instant("end")
+            if end < start:
+                raise DataError(f"{self.path}: metadata window: end is before start")
+            return Window(start, end)
         ts = self.frame["timestamp"].to_numpy()
         return Window(float(ts.min()), float(ts.max()))
 

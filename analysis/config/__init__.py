@@ -27,6 +27,7 @@ from analysis.config.schema import config_error, in_document_order, metric_label
 
 STATISTICS = ("mean", "median", "p90", "p95", "p99", "max", "last")
 RANK_JUDGES = ("kayenta", "mann-whitney")
+NONFINITE = ("error", "fail")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class MetricConfig:
     denominator: str | None = None
     # how several series returned for one scope are combined (Prometheus collector): None means "exactly one"
     aggregate: str | None = None
+    # what an infinite value (x/0 in PromQL, a number too large for a float) does: error (no verdict) or fail
+    nonfinite: str = "error"
 
     @property
     def critical(self) -> bool:
@@ -74,6 +77,13 @@ class PrometheusSettings:
     verify_tls: bool = True
     retries: int = 2
     concurrency: int = 8
+    # every fetch of one collect call ends by then (None: 6 * timeout, at least 60 s)
+    total_timeout: float | None = None
+    max_response_bytes: int = 64 * 1024 * 1024
+
+    @property
+    def run_timeout(self) -> float:
+        return self.total_timeout if self.total_timeout is not None else max(60.0, 6 * self.timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +195,11 @@ def _metric(r: Reader, defaults: Mapping[str, Any]) -> MetricConfig:
     muted = r.bool("muted", False)
     denominator = r.str("denominator", None)
     aggregate = r.str("aggregate", None, choices=["sum", "avg", "max", "min"])
+    nonfinite = r.str("nonfinite", "error", choices=NONFINITE)
     r.finish()
     return MetricConfig(name=name, judge=judge, group=group, params=JudgeParams(**params, options=dict(options)),
-                        query=query, muted=muted, denominator=denominator, aggregate=aggregate)
+                        query=query, muted=muted, denominator=denominator, aggregate=aggregate,
+                        nonfinite=nonfinite)
 
 
 def _groups(r: Reader | None, metrics: tuple[MetricConfig, ...]) -> dict[str, float]:
@@ -215,10 +227,8 @@ def _groups(r: Reader | None, metrics: tuple[MetricConfig, ...]) -> dict[str, fl
 def _prometheus(r: Reader | None) -> PrometheusSettings:
     if r is None:
         return PrometheusSettings()
-    headers = r.mapping("headers", {})
-    for k, v in headers.items():
-        if not isinstance(k, str) or not isinstance(v, str):
-            raise r.error("header names and values must be strings", "headers")
+    headers = check_headers(r, r.mapping("headers", {}))
+    total = r.duration("total_timeout", None)
     s = PrometheusSettings(
         url=r.str("url", None),
         step=r.duration("step", 60.0),
@@ -228,13 +238,33 @@ def _prometheus(r: Reader | None) -> PrometheusSettings:
         verify_tls=r.bool("verify_tls", True),
         retries=int(r.num("retries", 2, lo=0, hi=10)),
         concurrency=int(r.num("concurrency", 8, lo=1, hi=64)),
+        total_timeout=total,
+        max_response_bytes=int(r.num("max_response_bytes", 64 * 1024 * 1024, lo=1024, hi=2 ** 34)),
     )
     if s.step <= 0:
         raise r.error("must be > 0", "step")
     if s.timeout <= 0:
         raise r.error("must be > 0", "timeout")
+    if s.total_timeout is not None and s.total_timeout <= 0:
+        raise r.error("must be > 0", "total_timeout")
     r.finish()
     return s
+
+
+def check_headers(r: Reader, headers: Mapping[Any, Any]) -> dict[str, str]:
+    """HTTP headers from a config: strings without line breaks or control characters. Values are secrets, so
+    an error names the header, never its value."""
+    out = {}
+    for k, v in headers.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise r.error("header names and values must be strings", "headers")
+        if not k or any(ord(c) <= 32 or ord(c) == 127 or c == ":" for c in k):
+            raise r.error(f"header name {k[:40]!r} is not a valid header name", "headers")
+        if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in v) or v != v.strip():
+            raise r.error(f"the value of header {k!r} holds a line break, a control character or surrounding "
+                          f"spaces (value not shown)", f"headers.{k}")
+        out[k] = v
+    return out
 
 
 def _string_map(r: Reader | None, what: str) -> dict[str, str]:
@@ -330,6 +360,9 @@ def _parse(data: Any, source: str) -> CanaryConfig:
         for scope in ("baseline", "canary"):
             scopes[scope] = _string_map(scopes_r.child(scope), "scope labels")
         scopes_r.finish()
+        if scopes["baseline"] == scopes["canary"]:
+            raise scopes_r.error("baseline and canary select the same series (equal labels); a canary judged "
+                                 "against itself always passes", "canary")
     variables = _string_map(top.child("variables", None), "variables")
     collector = _collector(top.child("collector", None))
     rollout = top.raw("rollout", None)
@@ -361,6 +394,32 @@ def _parse_rollout(data: Any, source: str) -> Any:
     return parse_rollout(Reader(data, "rollout", source))
 
 
+def _unique_key_loader() -> type:
+    """A ``yaml.SafeLoader`` that rejects a key repeated in one mapping (the last would win silently)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[Any, int] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        first = seen.get(key)
+                    except TypeError:  # an unhashable key; SafeLoader reports it itself
+                        continue
+                    if first is not None:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"duplicate key {str(key)[:60]!r} (first on line {first})",
+                            key_node.start_mark)
+                    seen[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
+
+
 def load_config(path: str | Path) -> CanaryConfig:
     """Read and validate a YAML or JSON config file."""
     p = Path(path)
@@ -372,7 +431,7 @@ def load_config(path: str | Path) -> CanaryConfig:
         import yaml
 
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader subclass)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -380,6 +439,8 @@ def load_config(path: str | Path) -> CanaryConfig:
             raise ConfigError(f"{source}: {where}invalid YAML: {problem}") from None
         except RecursionError:
             raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
+        except (ValueError, OverflowError, TypeError) as e:  # e.g. a date like 2024-13-45
+            raise ConfigError(f"{source}: invalid YAML: {' '.join(str(e).split())[:200]}") from None
     if data is None:
         raise ConfigError(f"{source}: the file is empty")
     return parse_config(data, source)

@@ -8,6 +8,7 @@
       interval: 20s               # analysis window per step
       warmup: 5s                  # wait after each weight change before the window opens
       on_marginal: pause          # pause | fail | continue
+      on_interrupt: rollback      # SIGINT/SIGTERM: rollback (canary 0) | hold (last safe weights, resumable)
       router: {type: haproxy, admin: "127.0.0.1:9999", backend: app, baseline: blue, canary: green}
       hooks:                      # see analysis.rollout.hooks: a list is one command, a shell only if asked
         pre_rollout: ./deploy-canary.sh
@@ -60,6 +61,8 @@ class RolloutConfig:
     preview_weight: int = 0
     pre_promotion: bool = True
     post_promotion: bool = True
+    # what SIGINT/SIGTERM does: rollback (canary weight 0) or hold (the last safe weights, resumable)
+    on_interrupt: str = "rollback"
 
     def hooks_at(self, point: str) -> tuple[Hook, ...]:
         return tuple(h for h in self.hooks if h.point == point)
@@ -80,6 +83,9 @@ def _steps(r: Reader) -> tuple[int, ...]:
         if steps and v <= steps[-1]:
             raise r.error(f"steps must increase; {v} follows {steps[-1]}", key)
         steps.append(v)
+    if all(v >= 100 for v in steps):
+        raise r.error("needs at least one step below 100: a canary is analysed at each step below 100, so "
+                      "[100] would promote without any analysis", "steps")
     return tuple(steps)
 
 
@@ -117,7 +123,8 @@ def parse_rollout(r: Reader) -> RolloutConfig:
         strategy=strategy, router=router, interval=interval,
         warmup=r.duration("warmup", 0.0), analysis_delay=r.duration("analysis_delay", 0.0),
         on_marginal=OnMarginal(r.str("on_marginal", "pause", choices=[m.value for m in OnMarginal])),
-        hooks=parse_hooks(r.child("hooks", None)), service=service, **kw)
+        hooks=parse_hooks(r.child("hooks", None)), service=service,
+        on_interrupt=r.str("on_interrupt", "rollback", choices=["rollback", "hold"]), **kw)
     r.finish()
     return cfg
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from analysis.collectors import Collector
+from analysis.collectors.file import FORMULA_START
 from analysis.config import CanaryConfig
 from analysis.errors import CollectorError, UsageError
 from analysis.pipeline import Progress, collect
@@ -70,9 +71,12 @@ def _csv_text(pairs: Mapping[str, SamplePair], meta: Mapping[str, Any]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["metric", "scope", "timestamp", "value"])
     for name, p in pairs.items():
+        # a spreadsheet runs a cell starting with = + - @ as a formula (=HYPERLINK(...)); a leading quote makes it
+        # text there, and FileCollector removes it again
+        cell = "'" + name if name.startswith(FORMULA_START) else name
         for scope, series in (("baseline", p.baseline), ("canary", p.canary)):
             for t, v in zip(series.timestamps.tolist(), series.values.tolist()):
-                writer.writerow([name, scope, repr(float(t)), repr(float(v))])
+                writer.writerow([cell, scope, repr(float(t)), repr(float(v))])
     return buf.getvalue()
 
 

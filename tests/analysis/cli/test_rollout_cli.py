@@ -131,14 +131,16 @@ def test_a_second_rollout_of_the_same_service_is_refused_while_the_first_runs(tm
         assert s["status"] == "running" and s["pid"] == first.pid and s["weights"] == {"baseline": 75,
                                                                                         "canary": 25}
     finally:
-        first.send_signal(signal.SIGTERM)  # ends like Ctrl-C: journal intact, exit 130
+        first.send_signal(signal.SIGTERM)  # the safe action: roll back to 0% canary, journaled
         try:
             first.communicate(timeout=10)
         finally:
             stop_process(first)  # by its PID, should it not have ended
-    assert first.returncode == 130
-    rc, out, _ = run("status", "--state", str(tmp_path / "a.jsonl"), capsys=capsys)
-    assert "INTERRUPTED" in out and "--resume continues it" in out
+    assert first.returncode == 1
+    rc, out, _ = run("status", "--state", str(tmp_path / "a.jsonl"), "--json", capsys=capsys)
+    s = json.loads(out)
+    assert s["status"] == "rolled_back" and s["weights"] == {"baseline": 100, "canary": 0}
+    assert "interrupted by SIGTERM" in s["reason"]
 
 
 def test_status_finds_the_state_file_from_the_config(tmp_path, capsys, monkeypatch):
