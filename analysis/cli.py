@@ -16,6 +16,7 @@ from .errors import CanaryError
 # command name -> "module:attribute"
 COMMANDS: dict[str, str] = {
     "analyze": "analysis.commands.analyze:analyze",
+    "backtest": "analysis.commands.backtest:backtest",
     "validate": "analysis.commands.analyze:validate",
     "demo": "analysis.commands.analyze:demo",
     "report": "analysis.commands.report:report",
@@ -27,6 +28,7 @@ COMMANDS: dict[str, str] = {
 }
 _HELP: dict[str, str] = {
     "analyze": "Judge baseline against canary and print the verdict.",
+    "backtest": "Replay a history of two stable groups: false-alarm and detection rates of a config (Dask).",
     "validate": "Check a config file and print what it defines.",
     "demo": "Run the two embedded demo scenarios (healthy and regression).",
     "report": "Render a saved JSON result as a self-contained HTML report, Markdown summary or JUnit XML.",
