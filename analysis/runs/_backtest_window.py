@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from ..config import CanaryConfig, PrometheusSettings
 from ..errors import CanaryError
 from ..pipeline import judge_pairs
+from ..results import AnalysisResult
 from ..series import SamplePair, Series, Window
 
 __all__ = ["FileSource", "PrometheusSource", "WindowOutcome", "degrade", "degraded_metrics", "run_window"]
@@ -129,6 +130,14 @@ def _failed(config: CanaryConfig, window: Window, factors: tuple[float, ...], re
                          tuple(errors for _ in factors), reason)
 
 
+def _reason(result: AnalysisResult) -> str:
+    """The verdict's reason; without a verdict, also the first failing metric's own reason (the fetch error)."""
+    if result.verdict.value.value in ("pass", "fail", "marginal"):
+        return result.verdict.reason
+    why = next((m.reason for m in result.metrics if m.classification.value in ("error", "nodata") and m.reason), "")
+    return f"{result.verdict.reason}: {why}" if why and why not in result.verdict.reason else result.verdict.reason
+
+
 def run_window(config: CanaryConfig, source: FileSource | PrometheusSource, window: Window,
                factors: tuple[float, ...]) -> WindowOutcome:
     """Fetch ``window`` from ``source`` and judge it once per factor (``factors[0]`` must be 1.0: as recorded)."""
@@ -143,7 +152,7 @@ def run_window(config: CanaryConfig, source: FileSource | PrometheusSource, wind
             verdicts.append(result.verdict.value.value)
             classes.append(tuple(m.classification.value for m in result.metrics))
             if f == 1.0:
-                reason = result.verdict.reason
+                reason = _reason(result)
     except Exception as e:  # a bug must fail closed for this window, never read as "no alarm"
         return _failed(config, window, factors, f"judging failed: {type(e).__name__}: {e}")
     return WindowOutcome(window.start, window.end, tuple(factors), tuple(verdicts), tuple(classes), reason)
