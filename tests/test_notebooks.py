@@ -10,7 +10,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 
 
 def test_the_notebooks_exist():
-    assert {p.name for p in NOTEBOOKS} >= {"explore_result.ipynb", "tune_config.ipynb"}
+    assert {p.name for p in NOTEBOOKS} >= {"backtest.ipynb", "explore_result.ipynb", "tune_config.ipynb"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

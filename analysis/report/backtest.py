@@ -156,3 +156,30 @@ def render_backtest_html(result: BacktestResult) -> str:
         window=format_duration(result.window), every=format_duration(result.every), power=round(100 * POWER),
         confidence=round(100 * CONFIDENCE), first_failure=first,
         factors=", ".join(f"×{f:g}" for f in (result.outcomes[0].factors[1:] if result.outcomes else ())))
+
+
+def rates_figure(result: BacktestResult) -> Any:
+    """False-alarm rate (as recorded) and detection rate (degraded by the effect) per metric, with their Wilson
+    intervals as error bars: a matplotlib ``Figure`` built with the object API."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    metrics = result.metric_rates()
+    names = ["release"] + [m.name for m in metrics]
+    series = [("false alarms (A/A)", [result.false_alarm] + [m.false_alarm for m in metrics], "#dc2626"),
+              (f"detected at ×{result.effect:g}", [result.detection] + [m.detection for m in metrics], "#15803d")]
+    fig = Figure(figsize=(max(6.0, 1.1 * len(names)), 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(names))
+    for i, (label, rates, colour) in enumerate(series):
+        values = np.array([r.value if r is not None else np.nan for r in rates])
+        lows = np.array([r.interval[0] if r is not None else np.nan for r in rates])
+        highs = np.array([r.interval[1] if r is not None else np.nan for r in rates])
+        err = np.vstack([values - lows, highs - values])
+        ax.bar(x + (i - 0.5) * 0.38, values, 0.38, yerr=np.nan_to_num(err), capsize=3, color=colour, label=label)
+    ax.set_xticks(x, names, rotation=20, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("share of windows")
+    ax.set_title(f"{result.config_name}: {len(result.outcomes)} windows (95% Wilson intervals)")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig

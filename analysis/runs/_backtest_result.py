@@ -217,3 +217,33 @@ class BacktestResult:
 
     def windows(self) -> list[Window]:
         return [o.window for o in self.outcomes]
+
+    def to_frame(self) -> Any:
+        """One row per metric (and one for the release verdict): alarms, judged windows, rates, intervals, MDE."""
+        import pandas as pd
+
+        rows = [{"name": "(release verdict)", **_rate_columns(self.false_alarm, self.detection), "mde": self.mde}]
+        for m in self.metric_rates():
+            rows.append({"name": m.name, **_rate_columns(m.false_alarm, m.detection), "mde": m.mde})
+        return pd.DataFrame(rows).set_index("name")
+
+    def plot(self) -> Any:
+        """False-alarm and detection rates per metric with their intervals, as a matplotlib Figure."""
+        from ..report.backtest import rates_figure
+
+        return rates_figure(self)
+
+    def __repr__(self) -> str:
+        fa, det = self.false_alarm, self.detection
+        return (f"<BacktestResult {self.config_name!r}: {len(self.outcomes)} windows, false alarms {fa.k}/{fa.n}, "
+                f"detected {det.k}/{det.n} at x{self.effect:g}>")
+
+
+def _rate_columns(fa: Rate, det: Rate | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"false_alarms": fa.k, "judged": fa.n, "false_alarm_rate": fa.value,
+                           "false_alarm_low": fa.interval[0], "false_alarm_high": fa.interval[1]}
+    if det is None:
+        return {**out, "detections": None, "detection_rate": math.nan, "detection_low": math.nan,
+                "detection_high": math.nan}
+    return {**out, "detections": det.k, "detection_rate": det.value, "detection_low": det.interval[0],
+            "detection_high": det.interval[1]}
