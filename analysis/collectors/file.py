@@ -143,24 +143,113 @@ def read_frame(path: str | Path):
     return out, meta
 
 
+def _fast_csv(path: Path, skipped: int) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(metric codes, metric names, scope codes (0 baseline, 1 canary), timestamps, values)`` of a plain CSV
+    (exact header, epoch-second timestamps, clean names), parsed without Python work per row: by pyarrow when it is
+    installed, else by pandas' C parser with typed columns. None when the file needs the validating reader (ISO
+    timestamps, stray spaces, an unknown scope, a bad value...), which then finds and names the problem."""
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:
+        return _fast_csv_pandas(path, skipped)
+    text = pa.dictionary(pa.int32(), pa.string())
+    try:
+        table = pacsv.read_csv(
+            path, read_options=pacsv.ReadOptions(skip_rows=skipped),
+            convert_options=pacsv.ConvertOptions(
+                column_types={"metric": text, "scope": text, "timestamp": pa.float64(), "value": pa.float64()},
+                null_values=sorted(_NAN_WORDS), strings_can_be_null=False, include_columns=list(COLUMNS)))
+    except (pa.ArrowException, KeyError, ValueError, OSError):
+        return None
+    if table.num_rows == 0 or table.column("timestamp").null_count:
+        return None
+    table = table.unify_dictionaries()
+    metric = table.column("metric").combine_chunks()
+    scope = table.column("scope").combine_chunks()
+    names = [str(v) for v in metric.dictionary.to_pylist()]
+    scope_codes = _scope_codes([str(v) for v in scope.dictionary.to_pylist()],
+                               scope.indices.to_numpy(zero_copy_only=False))
+    if scope_codes is None:
+        return None
+    values = table.column("value").to_numpy()
+    ts = table.column("timestamp").to_numpy()
+    return metric.indices.to_numpy(zero_copy_only=False), names, scope_codes, ts, values
+
+
+def _fast_csv_pandas(path: Path, skipped: int) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray,
+                                                         np.ndarray] | None:
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, skiprows=skipped, usecols=list(COLUMNS), keep_default_na=False,
+                         na_values={"value": sorted(_NAN_WORDS)},
+                         dtype={"metric": "category", "scope": "category", "timestamp": "float64",
+                                "value": "float64"})
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError):
+        return None
+    if df.empty:
+        return None
+    codes, uniques = pd.factorize(df["metric"])  # codes in order of first appearance, as pyarrow's dictionary
+    scope = df["scope"].cat
+    scope_codes = _scope_codes([str(c) for c in scope.categories], scope.codes.to_numpy())
+    if scope_codes is None:
+        return None
+    return codes, [str(u) for u in uniques], scope_codes, df["timestamp"].to_numpy(), df["value"].to_numpy()
+
+
+def _scope_codes(words: list[str], codes: np.ndarray) -> np.ndarray | None:
+    if not set(words) <= set(SCOPES) or (codes < 0).any():
+        return None
+    return np.array([SCOPES.index(w) for w in words], dtype=np.int8)[codes]
+
+
 class FileCollector:
-    """Serves metrics from a recorded data file (CSV or Parquet), read and validated once."""
+    """Serves metrics from a recorded data file (CSV or Parquet), read and validated once.
+
+    The samples are kept as two arrays sorted by metric, scope and time, so a window of a series is a slice
+    (binary search) and a view, not a copy: one file serves many windows (``canary backtest``) cheaply. The arrays
+    are read-only.
+    """
 
     def __init__(self, path: str | Path):
         self.path = str(path)
-        self.frame, self.metadata = read_frame(path)
-        self._groups = {key: g for key, g in self.frame.groupby(["metric", "scope"], sort=False)}
+        columns = None
+        p = Path(path)
+        if p.suffix.lower() not in (".parquet", ".pq") and p.exists():
+            self.metadata, skipped = _read_metadata(p)
+            columns = _fast_csv(p, skipped)
+            if columns is not None and not _clean_names(columns[1]):
+                columns = None
+            if columns is not None and not np.isfinite(columns[3]).all():
+                columns = None
+        if columns is None:
+            frame, self.metadata = read_frame(path)
+            import pandas as pd
+
+            codes, uniques = pd.factorize(frame["metric"])
+            scope = np.where(frame["scope"].to_numpy() == SCOPES[0], 0, 1).astype(np.int8)
+            columns = (codes, [str(u) for u in uniques], scope, frame["timestamp"].to_numpy(dtype=float),
+                       frame["value"].to_numpy(dtype=float))
+        codes, self._names, scope, ts, values = columns
+        self._timestamps, self._values, self._groups = _index(np.asarray(codes), self._names, np.asarray(scope),
+                                                              np.asarray(ts, dtype=float),
+                                                              np.asarray(values, dtype=float))
+        self._window = self._recorded_window()
 
     def check(self) -> None:  # the file was validated on load
         return None
 
     def window(self) -> Window:
         """The recorded window if the file says so, else the span of its timestamps."""
-        import pandas as pd
+        return self._window
 
+    def _recorded_window(self) -> Window:
         w = self.metadata.get("window")
         if isinstance(w, dict) and "start" in w and "end" in w:
             def instant(v: Any) -> float:  # epoch seconds like the timestamp column; pd.Timestamp(10) is 10 ns
+                import pandas as pd
+
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     return float(v)
                 return pd.Timestamp(v).timestamp()
@@ -169,11 +258,21 @@ class FileCollector:
                 return Window(instant(w["start"]), instant(w["end"]))
             except (ValueError, TypeError):
                 pass
-        ts = self.frame["timestamp"].to_numpy()
-        return Window(float(ts.min()), float(ts.max()))
+        return Window(float(self._timestamps.min()), float(self._timestamps.max()))
+
+    @property
+    def frame(self):
+        """The samples as a frame (``metric, scope, timestamp, value``), sorted by metric, scope and time."""
+        import pandas as pd
+
+        keys = sorted(self._groups.items(), key=lambda kv: kv[1][0])
+        sizes = [hi - lo for _, (lo, hi) in keys]
+        return pd.DataFrame({"metric": np.repeat([m for (m, _), _ in keys], sizes),
+                             "scope": np.repeat([s for (_, s), _ in keys], sizes),
+                             "timestamp": self._timestamps, "value": self._values})
 
     def metric_names(self) -> list[str]:
-        return list(dict.fromkeys(self.frame["metric"]))
+        return list(self._names)
 
     def _recorded(self, key: str, metric: str, scope: str, default: Any) -> Any:
         """Per-metric, per-scope metadata a recording carries (queries, labels, gap counts)."""
@@ -186,18 +285,17 @@ class FileCollector:
         query = self._recorded("queries", metric, scope, "")
         labels = self._recorded("labels", metric, scope, {})
         # gap counts describe the recorded window; a narrower replay window cannot attribute them
-        whole = window is None or (window.start <= self.window().start and window.end >= self.window().end)
+        whole = window is None or (window.start <= self._window.start and window.end >= self._window.end)
         missing = self._recorded("missing", metric, scope, 0) if whole else 0
-        g = self._groups.get((metric, scope))
-        if g is None:
+        span = self._groups.get((metric, scope))
+        if span is None:
             return Series(np.zeros(0), np.zeros(0), query, labels)
-        ts = g["timestamp"].to_numpy()
-        vs = g["value"].to_numpy()
+        lo, hi = span
         if window is not None:
-            keep = (ts >= window.start) & (ts <= window.end)
-            ts, vs = ts[keep], vs[keep]
-        order = np.argsort(ts, kind="stable")
-        return Series(ts[order], vs[order], query, labels, missing)
+            ts = self._timestamps[lo:hi]
+            lo, hi = lo + int(np.searchsorted(ts, window.start, "left")), \
+                lo + int(np.searchsorted(ts, window.end, "right"))
+        return Series(self._timestamps[lo:hi], self._values[lo:hi], query, labels, missing)
 
     def collect(self, metrics: Sequence[MetricConfig], window: Window | None) -> dict[str, SamplePair]:
         notes = self.metadata.get("notes", {})
@@ -206,3 +304,29 @@ class FileCollector:
                                    self.series(m.name, "canary", window),
                                    notes=tuple(str(n) for n in notes.get(m.name, ()) or ()))
                 for m in metrics}
+
+
+def _clean_names(names: list[str]) -> bool:
+    return all(n and n == n.strip() for n in names) and len(set(names)) == len(names)
+
+
+def _index(codes: np.ndarray, names: list[str], scope: np.ndarray, ts: np.ndarray,
+           values: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[tuple[str, str], tuple[int, int]]]:
+    """Timestamps and values sorted by (metric, scope, time) (stable: equal times keep the file's order), and each
+    series' slice. A file written grouped and in time order, as the recorder writes it, is not sorted again."""
+    key = codes.astype(np.int64) * 2 + scope
+    change = key[1:] != key[:-1]
+    starts = np.flatnonzero(change) + 1
+    firsts = key[np.concatenate(([0], starts))]
+    in_order = np.unique(firsts).size == firsts.size and not (np.diff(ts)[~change] < 0).any()
+    if not in_order:
+        order = np.lexsort((ts, key))
+        key, ts, values = key[order], ts[order], values[order]
+        starts = np.flatnonzero(key[1:] != key[:-1]) + 1
+        firsts = key[np.concatenate(([0], starts))]
+    bounds = np.concatenate(([0], starts, [key.size])).tolist()
+    groups = {(names[int(k) // 2], SCOPES[int(k) % 2]): (bounds[i], bounds[i + 1]) for i, k in enumerate(firsts)}
+    ts, values = np.ascontiguousarray(ts, dtype=float), np.ascontiguousarray(values, dtype=float)
+    ts.flags.writeable = False
+    values.flags.writeable = False
+    return ts, values, groups
