@@ -154,27 +154,54 @@ def _fast_csv(path: Path, skipped: int) -> tuple[np.ndarray, list[str], np.ndarr
     except ImportError:
         return _fast_csv_pandas(path, skipped)
     text = pa.dictionary(pa.int32(), pa.string())
+    # small blocks: the reader's working memory grows with the block size (about 30x it), not with the file
+    options = dict(read_options=pacsv.ReadOptions(skip_rows=skipped, block_size=1 << 18),
+                   convert_options=pacsv.ConvertOptions(
+                       column_types={"metric": text, "scope": text, "timestamp": pa.float64(),
+                                     "value": pa.float64()},
+                       null_values=sorted(_NAN_WORDS), strings_can_be_null=False, include_columns=list(COLUMNS)))
+    names: dict[str, int] = {}
+    # room for the most rows the file can hold (a row is at least "m,canary,1,\n"); pages never written are
+    # never resident, so this costs address space, not memory, and nothing is concatenated or copied later
+    room = path.stat().st_size // 11 + 1
+    out = (np.empty(room, np.int32), np.empty(room, np.int8), np.empty(room, np.float64), np.empty(room, np.float64))
+    n = 0
     try:
-        table = pacsv.read_csv(
-            path, read_options=pacsv.ReadOptions(skip_rows=skipped),
-            convert_options=pacsv.ConvertOptions(
-                column_types={"metric": text, "scope": text, "timestamp": pa.float64(), "value": pa.float64()},
-                null_values=sorted(_NAN_WORDS), strings_can_be_null=False, include_columns=list(COLUMNS)))
+        for batch in pacsv.open_csv(path, **options):  # batch by batch: the parsed table never exists whole
+            size = batch.num_rows
+            if batch.column(2).null_count or n + size > room:
+                return None
+            for target, column in zip(out, batch.columns):
+                _fill(target[n:n + size], column, names if target.dtype == np.int32 else None)
+            n += size
     except (pa.ArrowException, KeyError, ValueError, OSError):
         return None
-    if table.num_rows == 0 or table.column("timestamp").null_count:
-        return None
-    table = table.unify_dictionaries()
-    metric = table.column("metric").combine_chunks()
-    scope = table.column("scope").combine_chunks()
-    names = [str(v) for v in metric.dictionary.to_pylist()]
-    scope_codes = _scope_codes([str(v) for v in scope.dictionary.to_pylist()],
-                               scope.indices.to_numpy(zero_copy_only=False))
-    if scope_codes is None:
-        return None
-    values = table.column("value").to_numpy()
-    ts = table.column("timestamp").to_numpy()
-    return metric.indices.to_numpy(zero_copy_only=False), names, scope_codes, ts, values
+    if n == 0 or (out[1][:n] < 0).any():
+        return None  # no rows, or an unknown scope: the validating reader says which line
+    return out[0][:n], list(names), out[1][:n], out[2][:n], out[3][:n]
+
+
+def _fill(target: np.ndarray, column: Any, names: dict[str, int] | None) -> None:
+    """Write one batch's column into ``target``, read straight from the buffers (pyarrow's own conversion imports
+    pandas): metric names as codes into ``names`` (shared by all batches), scopes as 0 (baseline), 1 (canary) or
+    -1 (anything else), numbers with nulls as NaN."""
+    import pyarrow.compute as pc
+
+    if hasattr(column, "indices"):
+        words = [str(v) for v in column.dictionary.to_pylist()]
+        if names is None:
+            lut = np.array([SCOPES.index(w) if w in SCOPES else -1 for w in words], dtype=np.int8)
+        else:
+            lut = np.array([names.setdefault(w, len(names)) for w in words], dtype=np.int32)
+        indices = column.indices
+        if len(indices):
+            codes = np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices) + indices.offset)
+            np.take(lut, codes[indices.offset:], out=target)
+        return
+    if column.null_count:
+        column = pc.fill_null(column, float("nan"))
+    target[:] = np.frombuffer(column.buffers()[1], dtype=np.float64,
+                              count=len(column) + column.offset)[column.offset:]
 
 
 def _fast_csv_pandas(path: Path, skipped: int) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray,
@@ -310,15 +337,25 @@ def _clean_names(names: list[str]) -> bool:
     return all(n and n == n.strip() for n in names) and len(set(names)) == len(names)
 
 
+def _times_ascend(ts: np.ndarray, change: np.ndarray, block: int = 1 << 20) -> bool:
+    """Whether ``ts`` ascends within every run between the ``change`` points (a block at a time: no copy of ts)."""
+    for lo in range(0, ts.size - 1, block):
+        hi = min(lo + block, ts.size - 1)
+        if ((ts[lo + 1:hi + 1] < ts[lo:hi]) & ~change[lo:hi]).any():
+            return False
+    return True
+
+
 def _index(codes: np.ndarray, names: list[str], scope: np.ndarray, ts: np.ndarray,
            values: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[tuple[str, str], tuple[int, int]]]:
     """Timestamps and values sorted by (metric, scope, time) (stable: equal times keep the file's order), and each
     series' slice. A file written grouped and in time order, as the recorder writes it, is not sorted again."""
-    key = codes.astype(np.int64) * 2 + scope
+    key = codes.astype(np.int64 if len(names) >= 1 << 30 else np.int32) * 2 + scope
     change = key[1:] != key[:-1]
     starts = np.flatnonzero(change) + 1
     firsts = key[np.concatenate(([0], starts))]
-    in_order = np.unique(firsts).size == firsts.size and not (np.diff(ts)[~change] < 0).any()
+    in_order = np.unique(firsts).size == firsts.size and _times_ascend(ts, change)
+    del change
     if not in_order:
         order = np.lexsort((ts, key))
         key, ts, values = key[order], ts[order], values[order]
