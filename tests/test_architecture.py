@@ -42,7 +42,7 @@ def test_analysis_public_names_exist():
 
 
 def test_import_judges_and_help_stay_light():
-    code = ("import sys, judges, analysis, analysis.cli, analysis.commands.backtest, analysis.runs.backtest; "
+    code = ("import sys, judges, analysis, analysis.cli, analysis.cli.cmd_backtest, analysis.runs.backtest; "
             "print(','.join(m for m in ('matplotlib', 'jinja2', 'pandas', 'prometheus_api_client', 'numba', "
             "'dask', 'distributed', 'pyarrow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

@@ -129,10 +129,10 @@ def test_each_window_judged_with_the_same_pipeline_as_analyze(history_result):
     collector = FileCollector(HISTORY)
     for o, w in zip(history_result.outcomes, history_result.windows()):
         recorded = judge_pairs(cfg, collector.collect(cfg.metrics, w), w)
-        assert o.verdicts[0] == recorded.verdict.value.value
+        assert o.verdicts[0] == recorded.verdict.value
         assert o.classes[0] == tuple(m.classification.value for m in recorded.metrics)
         worse = judge_pairs(cfg, degrade(cfg, collector.collect(cfg.metrics, w), 1.5), w)
-        assert o.verdicts[o.factors.index(1.5)] == worse.verdict.value.value
+        assert o.verdicts[o.factors.index(1.5)] == worse.verdict.value
 
 
 def test_windows_without_data_are_no_verdict_never_no_alarm():
@@ -159,7 +159,7 @@ def test_the_cli_writes_json_and_html_and_no_progress_bar_off_a_terminal(tmp_pat
 
 
 def test_the_progress_bar_draws_on_a_terminal():
-    from analysis.commands.backtest import _bar
+    from analysis.cli.cmd_backtest import _bar
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:

@@ -7,8 +7,8 @@ import base64
 import hashlib
 from typing import Any
 
-from ..results import fmt
-from ..runs._backtest_result import BacktestResult, Rate
+from analysis.results import fmt
+from analysis.runs._backtest_result import BacktestResult, Rate
 
 _CSS = """\
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #111827; background: #f9fafb; }
@@ -120,8 +120,8 @@ def render_backtest_html(result: BacktestResult) -> str:
     import jinja2
     from markupsafe import Markup
 
-    from ..runs._backtest_result import ALARMS, CONFIDENCE, JUDGED, POWER, VERDICTS
-    from ..runs.backtest import format_duration
+    from analysis.runs._backtest_result import ALARMS, CONFIDENCE, JUDGED, POWER, VERDICTS
+    from analysis.runs.backtest import format_duration
 
     d = result.to_dict()
     starts = [w["start"] for w in d["window_results"]]

@@ -15,8 +15,8 @@ from typing import Any, Sequence
 
 from judges import json_number
 
-from ..series import Window
-from ._backtest_window import WindowOutcome
+from analysis.series import Window
+from analysis.runs._backtest_window import WindowOutcome
 
 __all__ = ["BacktestResult", "MetricRates", "Rate", "wilson_interval"]
 
@@ -229,7 +229,7 @@ class BacktestResult:
 
     def plot(self) -> Any:
         """False-alarm and detection rates per metric with their intervals, as a matplotlib Figure."""
-        from ..report.backtest import rates_figure
+        from analysis.report.backtest import rates_figure
 
         return rates_figure(self)
 

@@ -13,11 +13,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..config import CanaryConfig, PrometheusSettings
-from ..errors import CanaryError
-from ..pipeline import judge_pairs
-from ..results import AnalysisResult
-from ..series import SamplePair, Series, Window
+from analysis.config import CanaryConfig, PrometheusSettings
+from analysis.errors import CanaryError
+from analysis.pipeline import judge_pairs
+from analysis.results import AnalysisResult
+from analysis.series import SamplePair, Series, Window
 
 __all__ = ["FileSource", "PrometheusSource", "WindowOutcome", "degrade", "degraded_metrics", "run_window"]
 
@@ -42,7 +42,7 @@ class PrometheusSource:
     source: str
 
     def describe(self) -> str:
-        from ..collectors.prometheus import display_url
+        from analysis.collectors.prometheus import display_url
 
         return display_url(self.settings.url or "")
 
@@ -53,7 +53,7 @@ _FILES_LOCK = threading.Lock()
 
 def load_file(path: str) -> Any:
     """The file's collector, read once per process (the windows of a run share it; a changed file is read again)."""
-    from ..collectors.file import FileCollector
+    from analysis.collectors.file import FileCollector
 
     st = os.stat(path)
     key = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
@@ -69,7 +69,7 @@ def load_file(path: str) -> Any:
 def _collect(config: CanaryConfig, source: FileSource | PrometheusSource, window: Window) -> dict[str, SamplePair]:
     if isinstance(source, FileSource):
         return load_file(source.path).collect(config.metrics, window)
-    from ..collectors.prometheus import PrometheusCollector
+    from analysis.collectors.prometheus import PrometheusCollector
 
     with PrometheusCollector(source.settings, source.scopes or None, source.variables, source.source) as c:
         return c.collect(config.metrics, window)
@@ -132,10 +132,10 @@ def _failed(config: CanaryConfig, window: Window, factors: tuple[float, ...], re
 
 def _reason(result: AnalysisResult) -> str:
     """The verdict's reason; without a verdict, also the first failing metric's own reason (the fetch error)."""
-    if result.verdict.value.value in ("pass", "fail", "marginal"):
-        return result.verdict.reason
+    if result.verdict.value in ("pass", "fail", "marginal"):
+        return result.reason
     why = next((m.reason for m in result.metrics if m.classification.value in ("error", "nodata") and m.reason), "")
-    return f"{result.verdict.reason}: {why}" if why and why not in result.verdict.reason else result.verdict.reason
+    return f"{result.reason}: {why}" if why and why not in result.reason else result.reason
 
 
 def run_window(config: CanaryConfig, source: FileSource | PrometheusSource, window: Window,
@@ -149,7 +149,7 @@ def run_window(config: CanaryConfig, source: FileSource | PrometheusSource, wind
     try:
         for f in factors:
             result = judge_pairs(config, pairs if f == 1.0 else degrade(config, pairs, f), window)
-            verdicts.append(result.verdict.value.value)
+            verdicts.append(result.verdict.value)
             classes.append(tuple(m.classification.value for m in result.metrics))
             if f == 1.0:
                 reason = _reason(result)

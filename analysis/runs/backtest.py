@@ -25,11 +25,11 @@ import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-from ..config import CanaryConfig
-from ..errors import ClusterError, UsageError
-from ..series import Window
-from ._backtest_result import BacktestResult, MetricRates, Rate, wilson_interval
-from ._backtest_window import FileSource, PrometheusSource, WindowOutcome, degrade, degraded_metrics, run_window
+from analysis.config import CanaryConfig
+from analysis.errors import ClusterError, UsageError
+from analysis.series import Window
+from analysis.runs._backtest_result import BacktestResult, MetricRates, Rate, wilson_interval
+from analysis.runs._backtest_window import FileSource, PrometheusSource, WindowOutcome, degrade, degraded_metrics, run_window
 
 __all__ = ["BacktestResult", "DEFAULT_FACTORS", "MetricRates", "Rate", "backtest", "check_scheduler", "degrade",
            "format_duration", "plan_windows", "wilson_interval"]
@@ -217,7 +217,7 @@ def backtest(config: CanaryConfig, data: str | None = None, *, start: float | No
         raise UsageError("the factors must all be above 1")
     address = check_scheduler(scheduler) if scheduler is not None else None
     if data is not None:
-        from ._backtest_window import load_file
+        from analysis.runs._backtest_window import load_file
 
         recorded = load_file(str(data)).window()  # validates the whole file before any task runs
         start = recorded.start if start is None else start
@@ -229,7 +229,7 @@ def backtest(config: CanaryConfig, data: str | None = None, *, start: float | No
                              "prometheus.url in the config) with --start and --end")
         if start is None or end is None:
             raise UsageError("a backtest from Prometheus needs --start and --end")
-        from ..collectors.prometheus import PrometheusCollector
+        from analysis.collectors.prometheus import PrometheusCollector
 
         PrometheusCollector.from_config(config).queries(config.metrics)  # template errors exit 2 before any task
         source = PrometheusSource(config.prometheus, {k: dict(v) for k, v in config.scopes.items()},

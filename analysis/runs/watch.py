@@ -28,12 +28,12 @@ import numpy as np
 
 from judges import Classification, Direction
 
-from .collectors import Collector
-from .config import CanaryConfig, MetricConfig
-from .pipeline import judge_pairs
-from .results import AnalysisResult, MetricResult
-from .series import SamplePair, Series, Window
-from .verdict import VerdictValue
+from analysis.collectors import Collector
+from analysis.config import CanaryConfig, MetricConfig
+from analysis.pipeline import judge_pairs
+from analysis.results import AnalysisResult, MetricResult
+from analysis.series import SamplePair, Series, Window
+from analysis.decision.verdict import Verdict
 
 __all__ = ["SEQUENTIAL", "Look", "WatchResult", "align", "sequential_config", "watch"]
 
@@ -180,13 +180,13 @@ def watch(config: CanaryConfig, collector: Collector, start: float, end: float, 
         result = judge_pairs(seq, pairs, window)
         flagged = tuple(r.name for r in result.metrics
                         if not r.muted and r.classification in (Classification.HIGH, Classification.LOW))
-        look = Look(t, result.verdict.value.value, result.score.score, flagged)
+        look = Look(t, result.verdict.value, result.score, flagged)
         looks.append(look)
         if on_look is not None:
             on_look(look, result)
-        if result.verdict.value in (VerdictValue.FAIL, VerdictValue.MARGINAL) and flagged:
+        if result.verdict in (Verdict.FAIL, Verdict.MARGINAL) and flagged:
             return WatchResult(result, tuple(looks), t < end,
-                               f"conclusive {result.verdict.value.value} at look {k}: {', '.join(flagged)} flagged")
+                               f"conclusive {result.verdict.value} at look {k}: {', '.join(flagged)} flagged")
         if margin is not None and conclusive_pass(result, margin):
             return WatchResult(result, tuple(looks), t < end,
                                f"conclusive pass at look {k}: every gating metric rules out a regression over "

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from ..errors import UsageError
-from ._output import check_target, write_atomic
-from .prometheus import SourceOptions, _duration, _prometheus_options, with_prometheus_overrides
+from analysis.errors import UsageError
+from analysis.output import check_target, write_atomic
+from analysis.cli.cmd_source import SourceOptions, _duration, _prometheus_options, with_prometheus_overrides
 
 
 def _bar(stream: Any):
@@ -30,8 +30,8 @@ def _bar(stream: Any):
 
 def render(result: Any) -> str:
     """The terminal table: the release verdict and every metric, rates with intervals, and the MDE."""
-    from ..report.backtest import mde_text, rate_text
-    from ..runs.backtest import format_duration
+    from analysis.report.backtest import mde_text, rate_text
+    from analysis.runs.backtest import format_duration
 
     d = result.to_dict()
     lines = [f"backtest of {result.config_name}: {d['windows']} windows of {format_duration(result.window)} every "
@@ -79,9 +79,9 @@ def backtest(config: str, data: str | None, every: str, window: str, effect: flo
     Exit codes: 0 every window reached a verdict, 2 usage or config error, 4 some window reached no verdict
     (a fetch failed: never counted as 'no alarm'), or the Dask scheduler is unreachable.
     """
-    from ..config import load_config
-    from ..intervals import parse_instant
-    from ..runs.backtest import backtest as run
+    from analysis.config import load_config
+    from analysis.runs.intervals import parse_instant
+    from analysis.runs.backtest import backtest as run
 
     opts = SourceOptions(**source)
     if data and opts.prometheus_url:
@@ -108,7 +108,7 @@ def backtest(config: str, data: str | None, every: str, window: str, effect: flo
     if json_path:
         write_atomic(json_path, result.to_json())
     if html_path:
-        from ..report.backtest import render_backtest_html
+        from analysis.report.backtest import render_backtest_html
 
         write_atomic(html_path, render_backtest_html(result))
     return result.exit_code
