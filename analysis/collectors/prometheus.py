@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -44,7 +44,7 @@ from urllib3.util.retry import Retry
 from analysis.config import CanaryConfig, MetricConfig, PrometheusSettings
 from analysis.errors import CollectorError, ConfigError
 from analysis.series import SCOPES, SamplePair, Series, Window
-from analysis.collectors import promql
+from analysis.collectors import _ranges, promql
 
 __all__ = ["PrometheusCollector", "display_url"]
 
@@ -243,12 +243,12 @@ class PrometheusCollector:
     def _fetch(self, query: str, grid: _Grid, aggregate: str | None,
                breaker: _Breaker) -> tuple[Series, str | None, str | None]:
         """One scope: (series, error, note). Never raises, so one metric cannot stop the others."""
-        start = datetime.fromtimestamp(grid.start_ms / 1000, tz=timezone.utc)
-        end = datetime.fromtimestamp(grid.end_ms / 1000, tz=timezone.utc)
         try:
-            result = self._request(lambda timeout: self._client.custom_query_range(
-                query, start, end, grid.params()["step"], params=grid.params(), timeout=timeout), breaker)
-            series, note = _to_series(result, grid, query, aggregate)
+            # past Prometheus' 11,000 points per series: consecutive sub-ranges of the grid, stitched (_ranges)
+            parts = [self._request(lambda timeout, g=g: self._client.custom_query_range(
+                query, _utc(g.start_ms), _utc(g.end_ms), g.params()["step"], params=g.params(), timeout=timeout),
+                breaker) for g in (_Grid(s, grid.step_ms, n) for s, n in _ranges.split(*astuple(grid)))]
+            series, note = _to_series(_ranges.stitch(parts), grid, query, aggregate)
             return series, None, note
         except _FetchError as e:
             return Series.empty(query), str(e), None
@@ -297,6 +297,10 @@ class PrometheusCollector:
                 raise error
             attempt += 1
             time.sleep(pause)
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
 class _Timeout(Exception):
