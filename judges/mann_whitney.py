@@ -129,14 +129,25 @@ def _serial_rows(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, o
     rows that have it on, from the compiled rank lag sums, or (without numba) a list of ``SerialAdjustment``."""
     on = np.array([bool(p.options.get("autocorrelation", True)) for p in params])
     jit = _pairwise.kernels() if orders is not None else None  # argsorted for the kernels
-    if jit is None:
-        return None, [_serial(y[r], x[r], p) if on[r] else None for r, p in enumerate(params)]
     rows = np.flatnonzero(on)
     pick = (lambda a: a) if rows.size == len(params) else (lambda a: a[rows])  # noqa: E731
-    lag = tuple(np.empty(rows.size) for _ in range(4))
-    jit.rank_lag1(pick(ys), pick(orders[1]), lag[0], lag[1])
-    jit.rank_lag1(pick(xs), pick(orders[0]), lag[2], lag[3])
+    if jit is None:
+        # small groups (no compiled kernels): the same exact lag sums from scipy's mid-ranks, row-wise
+        lag = (*_rank_lag(pick(y)), *_rank_lag(pick(x)))
+    else:
+        lag = tuple(np.empty(rows.size) for _ in range(4))
+        jit.rank_lag1(pick(ys), pick(orders[1]), lag[0], lag[1])
+        jit.rank_lag1(pick(xs), pick(orders[0]), lag[2], lag[3])
     return (rows, serial_batch(pick(y), pick(x), lag, params[0].confidence)), None
+
+
+def _rank_lag(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_kernels.rank_lag1`` with numpy: lag-1 cross product and sum of squares of the centred mid-ranks of each
+    row in time order. Mid-ranks minus ``(n + 1) / 2`` are multiples of 1/2, so both sums are exact in any order."""
+    from scipy.stats import rankdata
+
+    c = rankdata(v, axis=1) - (v.shape[1] + 1) / 2
+    return (c[:, 1:] * c[:, :-1]).sum(axis=1), (c * c).sum(axis=1)
 
 
 def _judge_group(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, orders, params: list[JudgeParams],
