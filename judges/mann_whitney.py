@@ -131,6 +131,7 @@ def _serial_rows(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, o
     jit = _pairwise.kernels() if orders is not None else None  # argsorted for the kernels
     rows = np.flatnonzero(on)
     pick = (lambda a: a) if rows.size == len(params) else (lambda a: a[rows])  # noqa: E731
+    lag: tuple[np.ndarray, ...]
     if jit is None:
         # small groups (no compiled kernels): the same exact lag sums from scipy's mid-ranks, row-wise
         lag = (*_rank_lag(pick(y)), *_rank_lag(pick(x)))

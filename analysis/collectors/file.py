@@ -164,7 +164,8 @@ def _fast_csv(path: Path, skipped: int) -> tuple[np.ndarray, list[str], np.ndarr
     # room for the most rows the file can hold (a row is at least "m,canary,1,\n"); pages never written are
     # never resident, so this costs address space, not memory, and nothing is concatenated or copied later
     room = path.stat().st_size // 11 + 1
-    out = (np.empty(room, np.int32), np.empty(room, np.int8), np.empty(room, np.float64), np.empty(room, np.float64))
+    out: tuple[np.ndarray, ...] = (np.empty(room, np.int32), np.empty(room, np.int8), np.empty(room, np.float64),
+                                   np.empty(room, np.float64))
     n = 0
     try:
         for batch in pacsv.open_csv(path, **options):  # batch by batch: the parsed table never exists whole

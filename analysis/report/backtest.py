@@ -133,15 +133,15 @@ def render_backtest_html(result: BacktestResult) -> str:
                                 (f"×{result.effect:g}", _cells(deg, set(VERDICTS), set(ALARMS), "hit", "miss"))],
                                starts)}
     metrics: list[dict[str, Any]] = []
-    for j, m in enumerate(result.metric_rates()):
+    for j, mr in enumerate(result.metric_rates()):
         rows = [("as recorded", _cells([o.classes[0][j] for o in result.outcomes], set(JUDGED), {"high", "low"},
                                        "alarm", "ok"))]
-        if m.degradation is not None:
-            hit = {"high"} if m.degradation == "multiplied" else {"low"}
+        if mr.degradation is not None:
+            hit = {"high"} if mr.degradation == "multiplied" else {"low"}
             rows.append((f"×{result.effect:g}" if hit == {"high"} else f"÷{result.effect:g}",
                          _cells([o.classes[effect_col][j] for o in result.outcomes], set(JUDGED), hit, "hit", "miss")))
-        metrics.append({"name": m.name, "direction": m.direction, "muted": m.muted, "fa": rate_text(m.false_alarm),
-                        "det": rate_text(m.detection), "mde": mde_text(m.mde, m.degradation is not None),
+        metrics.append({"name": mr.name, "direction": mr.direction, "muted": mr.muted, "fa": rate_text(mr.false_alarm),
+                        "det": rate_text(mr.detection), "mde": mde_text(mr.mde, mr.degradation is not None),
                         "chart": _strip(rows, starts)})
     first = result.no_verdict[0].reason if result.no_verdict else ""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
@@ -166,8 +166,9 @@ def rates_figure(result: BacktestResult) -> Any:
 
     metrics = result.metric_rates()
     names = ["release"] + [m.name for m in metrics]
-    series = [("false alarms (A/A)", [result.false_alarm] + [m.false_alarm for m in metrics], "#dc2626"),
-              (f"detected at ×{result.effect:g}", [result.detection] + [m.detection for m in metrics], "#15803d")]
+    fa: list[Rate | None] = [result.false_alarm, *(m.false_alarm for m in metrics)]
+    det: list[Rate | None] = [result.detection, *(m.detection for m in metrics)]
+    series = [("false alarms (A/A)", fa, "#dc2626"), (f"detected at ×{result.effect:g}", det, "#15803d")]
     fig = Figure(figsize=(max(6.0, 1.1 * len(names)), 3.6), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(len(names))
