@@ -319,7 +319,7 @@ class FileCollector:
         if span is None:
             return Series(np.zeros(0), np.zeros(0), query, labels)
         lo, hi = span
-        if window is not None:
+        if window is not None and not (window.start <= self._timestamps[lo] and self._timestamps[hi - 1] <= window.end):
             ts = self._timestamps[lo:hi]
             lo, hi = lo + int(np.searchsorted(ts, window.start, "left")), \
                 lo + int(np.searchsorted(ts, window.end, "right"))
