@@ -53,17 +53,20 @@ to <b>{{ d.range.end }}</b> &middot; source <b><bdi>{{ d.source }}</bdi></b> &mi
 <tr><td><b>release verdict</b> <span class="ci">(fail or marginal)</span></td>
 <td class="num">{{ release.fa }}</td><td class="num">{{ release.det }}</td><td class="num">{{ release.mde }}</td></tr>
 {% for m in metrics %}
-<tr><td><a href="#m-{{ loop.index }}"><bdi>{{ m.name }}</bdi></a> <span class="ci">{{ m.direction }}{% if m.muted %}, muted{% endif %}</span></td>
+<tr><td><a href="#m-{{ loop.index }}"><bdi>{{ m.name }}</bdi></a>
+<span class="ci">{{ m.direction }}{% if m.muted %}, muted{% endif %}</span></td>
 <td class="num">{{ m.fa }}</td><td class="num">{{ m.det }}</td><td class="num">{{ m.mde }}</td></tr>
 {% endfor %}
 </tbody></table>
 <h2>Which windows alarmed</h2>
-<p class="legend"><span><i class="sw ok"></i>no alarm</span><span><i class="sw alarm"></i>false alarm (as recorded)</span>
+<p class="legend"><span><i class="sw ok"></i>no alarm</span>
+<span><i class="sw alarm"></i>false alarm (as recorded)</span>
 <span><i class="sw hit"></i>detected (degraded)</span><span><i class="sw miss"></i>missed (degraded)</span>
 <span><i class="sw none"></i>no verdict</span></p>
 <h2 id="m-0">release verdict</h2>{{ release.chart }}
 {% for m in metrics %}<h2 id="m-{{ loop.index }}"><bdi>{{ m.name }}</bdi></h2>{{ m.chart }}{% endfor %}
-<p class="ci">Rates are over the windows with a verdict; intervals are {{ confidence }}% Wilson score intervals. The MDE is
+<p class="ci">Rates are over the windows with a verdict; intervals are {{ confidence }}% Wilson score intervals.
+The MDE is
 the smallest factor of {{ factors }} that was detected in at least {{ power }}% of the windows.</p>
 </main></body></html>
 """

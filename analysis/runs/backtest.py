@@ -29,7 +29,8 @@ from analysis.config import CanaryConfig
 from analysis.errors import ClusterError, UsageError
 from analysis.series import Window
 from analysis.runs._backtest_result import BacktestResult, MetricRates, Rate, wilson_interval
-from analysis.runs._backtest_window import FileSource, PrometheusSource, WindowOutcome, degrade, degraded_metrics, run_window
+from analysis.runs._backtest_window import (FileSource, PrometheusSource, WindowOutcome, degrade, degraded_metrics,
+                                            run_window)
 
 __all__ = ["BacktestResult", "DEFAULT_FACTORS", "MetricRates", "Rate", "backtest", "check_scheduler", "degrade",
            "format_duration", "plan_windows", "wilson_interval"]
