@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from typing import Callable, Mapping
 
-from judges import Classification, Judgement, JudgeParams, Statistics, get_judge
+from judges import Classification, Judgement, JudgeParams, Statistics, get_plugin
 
 from analysis.decision import scoring, verdict
 from analysis.collectors import Collector
@@ -18,7 +17,7 @@ Progress = Callable[[int, int, str], None]
 
 
 def engine_version() -> str:
-    from analysis import __version__
+    from analysis.version import __version__
 
     return __version__
 
@@ -38,7 +37,7 @@ def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair
                                                       "baseline_denominator": den.baseline.values,
                                                       "canary_denominator": den.canary.values})
     try:
-        return get_judge(m.judge)(pair.baseline.values, pair.canary.values, params)
+        return get_plugin(m.judge).judge(pair.baseline.values, pair.canary.values, params)
     except Exception as e:  # a judge bug must fail closed, never pass
         return Judgement(Classification.ERROR, f"Classification of {m.name} failed: {type(e).__name__}: {e}",
                          critical=m.critical)
@@ -55,8 +54,8 @@ def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dic
     out: dict[str, Judgement] = {}
     for name, ms in groups.items():
         try:
-            many = getattr(sys.modules.get(get_judge(name).__module__), "judge_many", None)
-        except (KeyError, AttributeError):
+            many = get_plugin(name).judge_many
+        except KeyError:
             continue
         if many is None or len(ms) < 2:
             continue
@@ -101,7 +100,7 @@ def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Wind
     s = scoring.score(scored, config.group_weights)
     critical_failures = [r.name for r in results if r.critical and not r.muted]
     v = verdict.decide(scored, critical_failures, s, config.thresholds)
-    few = [r.name for r in results if any("fewer than" in w for w in r.warnings)]
+    few = [r.name for r in results if r.name in pairs and pairs[r.name].few_points()]
     if few:
         warnings = warnings + (f"{len(few)} metric(s) returned fewer than 50 data points, which reduces confidence "
                                f"in the score: {', '.join(few[:5])}",)

@@ -10,7 +10,8 @@ import click
 
 from analysis.errors import UsageError
 from analysis.output import check_target, write_atomic
-from analysis.cli.cmd_source import SourceOptions, _duration, _prometheus_options, with_prometheus_overrides
+from analysis.cli._options import prometheus_options
+from analysis.runs.source import SourceOptions, duration, with_prometheus_overrides
 
 
 def _bar(stream: Any):
@@ -31,11 +32,9 @@ def _bar(stream: Any):
 def render(result: Any) -> str:
     """The terminal table: the release verdict and every metric, rates with intervals, and the MDE."""
     from analysis.report.backtest import mde_text, rate_text
-    from analysis.runs.backtest import format_duration
 
     d = result.to_dict()
-    lines = [f"backtest of {result.config_name}: {d['windows']} windows of {format_duration(result.window)} every "
-             f"{format_duration(result.every)}, {d['range']['start']} .. {d['range']['end']}",
+    lines = [f"backtest of {result.config_name}: {result.span_text()}, {d['range']['start']} .. {d['range']['end']}",
              f"source {result.source}; scheduler {result.scheduler}; rates over windows with a verdict, "
              f"[95% Wilson interval] in percent", ""]
     head = f"{'':<24} {'false alarms (A/A)':<28} {'detection at x' + format(result.effect, 'g'):<28} MDE (80%)"
@@ -66,7 +65,7 @@ def render(result: Any) -> str:
               "default: an in-process cluster.")
 @click.option("--json", "json_path", metavar="PATH|-", help="Write the result as JSON ('-' for stdout).")
 @click.option("--html", "html_path", metavar="PATH", help="Write the result as a self-contained HTML page.")
-@_prometheus_options
+@prometheus_options
 def backtest(config: str, data: str | None, every: str, window: str, effect: float, scheduler: str | None,
              json_path: str | None, html_path: str | None, **source: Any) -> int:
     """How often would CONFIG have raised a false alarm on this history, and what would it have caught?
@@ -97,10 +96,12 @@ def backtest(config: str, data: str | None, every: str, window: str, effect: flo
                 raise UsageError(f"{flag} applies to Prometheus queries, not to --data")
     else:
         cfg = with_prometheus_overrides(cfg, opts)
+        if opts.prometheus_url:  # the flag wins over a collector: section, on the workers too
+            cfg = cfg.with_overrides(collector=None)
     now = float(int(time.time()))
     start = parse_instant(opts.start, now, "--start") if opts.start is not None else None
     end = parse_instant(opts.end, now, "--end") if opts.end is not None else None
-    every_s, window_s = _duration(every, "--every"), _duration(window, "--window")
+    every_s, window_s = duration(every, "--every"), duration(window, "--window")
     to_stderr = json_path == "-"
     result = run(cfg, data, start=start, end=end, every=every_s or 0.0, window=window_s or 0.0, effect=effect,
                  scheduler=scheduler, progress=_bar(sys.stderr))

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from analysis.results import fmt
-from analysis.runs._backtest_result import BacktestResult, Rate
+from analysis.report._format import fmt
+
+if TYPE_CHECKING:
+    from analysis.runs._backtest_result import BacktestResult, Rate
 
 _CSS = """\
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #111827; background: #f9fafb; }
@@ -41,7 +43,7 @@ _PAGE = """\
 </head>
 <body><main>
 <h1>Backtest of <bdi>{{ d.config }}</bdi></h1>
-<p class="meta">{{ d.windows }} windows of <b>{{ window }}</b> every <b>{{ every }}</b> from <b>{{ d.range.start }}</b>
+<p class="meta"><b>{{ span }}</b> from <b>{{ d.range.start }}</b>
 to <b>{{ d.range.end }}</b> &middot; source <b><bdi>{{ d.source }}</bdi></b> &middot; scheduler <b>{{ d.scheduler }}</b>
 &middot; degradation &times;<b>{{ d.effect | num }}</b></p>
 {% if d.no_verdict %}<p class="warn">{{ d.no_verdict }} window(s) reached no verdict and are left out of the rates
@@ -114,51 +116,29 @@ def _strip(rows: list[tuple[str, list[str]]], starts: list[str]) -> str:
     return "".join(out)
 
 
-def _cells(labels: list[str], judged: set[str], hit: set[str], hit_cls: str, miss_cls: str) -> list[str]:
-    return [("none" if x not in judged else hit_cls if x in hit else miss_cls) for x in labels]
-
-
 def render_backtest_html(result: BacktestResult) -> str:
     """The page for ``result`` (see the module docstring)."""
     import jinja2
     from markupsafe import Markup
 
-    from analysis.runs._backtest_result import ALARMS, CONFIDENCE, JUDGED, POWER, VERDICTS
-    from analysis.runs.backtest import format_duration
-
     d = result.to_dict()
     starts = [w["start"] for w in d["window_results"]]
-    effect_col = result.outcomes[0].factors.index(result.effect) if result.outcomes else 0
-    aa = [o.verdicts[0] for o in result.outcomes]
-    deg = [o.verdicts[effect_col] for o in result.outcomes]
+    (_, release_runs), *metric_runs = result.timelines()
     release = {"fa": rate_text(result.false_alarm), "det": rate_text(result.detection), "mde": mde_text(result.mde),
-               "chart": _strip([("as recorded", _cells(aa, set(VERDICTS), set(ALARMS), "alarm", "ok")),
-                                (f"×{result.effect:g}", _cells(deg, set(VERDICTS), set(ALARMS), "hit", "miss"))],
-                               starts)}
+               "chart": Markup(_strip(release_runs, starts))}
     metrics: list[dict[str, Any]] = []
-    for j, mr in enumerate(result.metric_rates()):
-        rows = [("as recorded", _cells([o.classes[0][j] for o in result.outcomes], set(JUDGED), {"high", "low"},
-                                       "alarm", "ok"))]
-        if mr.degradation is not None:
-            hit = {"high"} if mr.degradation == "multiplied" else {"low"}
-            rows.append((f"×{result.effect:g}" if hit == {"high"} else f"÷{result.effect:g}",
-                         _cells([o.classes[effect_col][j] for o in result.outcomes], set(JUDGED), hit, "hit", "miss")))
-        metrics.append({"name": mr.name, "direction": mr.direction, "muted": mr.muted, "fa": rate_text(mr.false_alarm),
-                        "det": rate_text(mr.detection), "mde": mde_text(mr.mde, mr.degradation is not None),
-                        "chart": _strip(rows, starts)})
+    for mr, (_, runs) in zip(result.metric_rates(), metric_runs):
+        metrics.append({"name": mr.name, "direction": mr.direction, "muted": mr.muted,
+                        "fa": rate_text(mr.false_alarm), "det": rate_text(mr.detection),
+                        "mde": mde_text(mr.mde, mr.degradation is not None), "chart": Markup(_strip(runs, starts))})
     first = result.no_verdict[0].reason if result.no_verdict else ""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["num"] = fmt
-    css = _CSS
-    csp = f"default-src 'none'; style-src '{_sha256(css)}'; img-src data:; base-uri 'none'; form-action 'none'"
-    charts = {"release": {**release, "chart": Markup(release["chart"])}}
-    for m in metrics:
-        m["chart"] = Markup(m["chart"])
+    csp = f"default-src 'none'; style-src '{_sha256(_CSS)}'; img-src data:; base-uri 'none'; form-action 'none'"
     return env.from_string(_PAGE).render(
-        d=d, css=Markup(css), csp=csp, release=charts["release"], metrics=metrics,
-        window=format_duration(result.window), every=format_duration(result.every), power=round(100 * POWER),
-        confidence=round(100 * CONFIDENCE), first_failure=first,
-        factors=", ".join(f"×{f:g}" for f in (result.outcomes[0].factors[1:] if result.outcomes else ())))
+        d=d, css=Markup(_CSS), csp=csp, release=release, metrics=metrics, span=result.span_text(),
+        power=round(100 * d["mde_power"]), confidence=round(100 * d["interval_confidence"]), first_failure=first,
+        factors=", ".join(f"×{f:g}" for f in d["factors"]))
 
 
 def rates_figure(result: BacktestResult) -> Any:

@@ -55,6 +55,14 @@ def wilson_interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[flo
     return (0.0 if k == 0 else max(0.0, centre - half)), (1.0 if k == n else min(1.0, centre + half))
 
 
+def format_duration(seconds: float) -> str:
+    """``30m``, ``1h``, ``90s``: a duration as the flags take it."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
 @dataclass(frozen=True, slots=True)
 class Rate:
     """``k`` alarms in ``n`` judged windows, the fraction and its Wilson interval (NaN when nothing was judged)."""
@@ -217,6 +225,34 @@ class BacktestResult:
 
     def windows(self) -> list[Window]:
         return [o.window for o in self.outcomes]
+
+    def span_text(self) -> str:
+        """``12 windows of 30m every 1h``."""
+        return f"{len(self.outcomes)} windows of {format_duration(self.window)} every {format_duration(self.every)}"
+
+    def timelines(self) -> list[tuple[str, list[tuple[str, list[str]]]]]:
+        """Per release verdict and per metric, which windows alarmed: ``(name, [(run, states)])`` with one state
+        per window, ``ok``/``alarm`` as recorded and ``hit``/``miss`` degraded by the effect (``none``: no
+        verdict)."""
+        col = self._column(self.effect)
+
+        def states(labels: list[str], judged: frozenset[str], hit: set[str] | frozenset[str], yes: str,
+                   no: str) -> list[str]:
+            return ["none" if x not in judged else yes if x in hit else no for x in labels]
+
+        out = [("release verdict", [("as recorded", states(self._verdicts(1.0), VERDICTS, ALARMS, "alarm", "ok")),
+                                    (f"×{self.effect:g}", states(self._verdicts(self.effect), VERDICTS, ALARMS,
+                                                                 "hit", "miss"))])]
+        for j, name in enumerate(self.metrics):
+            runs = [("as recorded", states([o.classes[0][j] for o in self.outcomes], JUDGED, {"high", "low"},
+                                           "alarm", "ok"))]
+            power = self.powers[j]
+            if power is not None:
+                runs.append((f"×{self.effect:g}" if power > 0 else f"÷{self.effect:g}",
+                             states([o.classes[col][j] for o in self.outcomes], JUDGED,
+                                    {"high"} if power > 0 else {"low"}, "hit", "miss")))
+            out.append((name, runs))
+        return out
 
     def to_frame(self) -> Any:
         """One row per metric (and one for the release verdict): alarms, judged windows, rates, intervals, MDE."""

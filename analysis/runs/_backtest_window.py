@@ -13,13 +13,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from analysis.config import CanaryConfig, PrometheusSettings
+from analysis.config import CanaryConfig
 from analysis.errors import CanaryError
 from analysis.pipeline import judge_pairs
 from analysis.results import AnalysisResult
 from analysis.series import SamplePair, Series, Window
 
-__all__ = ["FileSource", "PrometheusSource", "WindowOutcome", "degrade", "degraded_metrics", "run_window"]
+__all__ = ["ConfigSource", "FileSource", "WindowOutcome", "degrade", "degraded_metrics", "run_window"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,18 +33,14 @@ class FileSource:
 
 
 @dataclass(frozen=True, slots=True)
-class PrometheusSource:
-    """The Prometheus a config describes; each window's fetch opens its own collector on the worker."""
+class ConfigSource:
+    """The collector the config names (its ``collector:`` section, else its Prometheus, flags already applied);
+    each window's fetch opens its own on the worker (``analysis.runs.source``)."""
 
-    settings: PrometheusSettings
-    scopes: Mapping[str, Mapping[str, str]]
-    variables: Mapping[str, str]
-    source: str
+    name: str
 
     def describe(self) -> str:
-        from analysis.collectors.prometheus import display_url
-
-        return display_url(self.settings.url or "")
+        return self.name
 
 
 _FILES: dict[tuple[str, int, int], Any] = {}
@@ -66,13 +62,13 @@ def load_file(path: str) -> Any:
         return collector
 
 
-def _collect(config: CanaryConfig, source: FileSource | PrometheusSource, window: Window) -> dict[str, SamplePair]:
+def _collect(config: CanaryConfig, source: FileSource | ConfigSource, window: Window) -> dict[str, SamplePair]:
     if isinstance(source, FileSource):
         return load_file(source.path).collect(config.metrics, window)
-    from analysis.collectors.prometheus import PrometheusCollector
+    from analysis.runs.source import SourceOptions, open_source
 
-    with PrometheusCollector(source.settings, source.scopes or None, source.variables, source.source) as c:
-        return c.collect(config.metrics, window)
+    with open_source(config, SourceOptions()) as opened:
+        return opened.collector.collect(config.metrics, window)
 
 
 def degraded_metrics(config: CanaryConfig) -> dict[str, float]:
@@ -138,7 +134,7 @@ def _reason(result: AnalysisResult) -> str:
     return f"{result.reason}: {why}" if why and why not in result.reason else result.reason
 
 
-def run_window(config: CanaryConfig, source: FileSource | PrometheusSource, window: Window,
+def run_window(config: CanaryConfig, source: FileSource | ConfigSource, window: Window,
                factors: tuple[float, ...]) -> WindowOutcome:
     """Fetch ``window`` from ``source`` and judge it once per factor (``factors[0]`` must be 1.0: as recorded)."""
     try:
@@ -156,12 +152,3 @@ def run_window(config: CanaryConfig, source: FileSource | PrometheusSource, wind
     except Exception as e:  # a bug must fail closed for this window, never read as "no alarm"
         return _failed(config, window, factors, f"judging failed: {type(e).__name__}: {e}")
     return WindowOutcome(window.start, window.end, tuple(factors), tuple(verdicts), tuple(classes), reason)
-
-
-def source_for(config: CanaryConfig, data: str | None) -> FileSource | PrometheusSource:
-    """The source of a run: the file, or the config's Prometheus (flags already applied)."""
-    if data is not None:
-        return FileSource(str(data))
-    return PrometheusSource(config.prometheus, {k: dict(v) for k, v in config.scopes.items()},
-                            dict(config.variables), config.source)
-

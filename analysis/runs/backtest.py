@@ -28,8 +28,8 @@ from typing import Any, Callable, Iterator
 from analysis.config import CanaryConfig
 from analysis.errors import ClusterError, UsageError
 from analysis.series import Window
-from analysis.runs._backtest_result import BacktestResult, MetricRates, Rate, wilson_interval
-from analysis.runs._backtest_window import (FileSource, PrometheusSource, WindowOutcome, degrade, degraded_metrics,
+from analysis.runs._backtest_result import BacktestResult, MetricRates, Rate, format_duration, wilson_interval
+from analysis.runs._backtest_window import (ConfigSource, FileSource, WindowOutcome, degrade, degraded_metrics,
                                             run_window)
 
 __all__ = ["BacktestResult", "DEFAULT_FACTORS", "MetricRates", "Rate", "backtest", "check_scheduler", "degrade",
@@ -65,14 +65,6 @@ def plan_windows(start: float, end: float, every: float, window: float) -> tuple
 
 def _iso(t: float) -> str:
     return str(Window(t, t).to_dict()["start"]) if math.isfinite(t) else repr(t)
-
-
-def format_duration(seconds: float) -> str:
-    """``30m``, ``1h``, ``90s``: a duration as the flags take it."""
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
 
 
 def check_scheduler(address: str) -> str:
@@ -142,7 +134,7 @@ def _one_line(e: BaseException) -> str:
     return text if len(text) <= 200 else text[:199] + "…"
 
 
-def _run(client: Any, config: CanaryConfig, source: FileSource | PrometheusSource, windows: tuple[Window, ...],
+def _run(client: Any, config: CanaryConfig, source: FileSource | ConfigSource, windows: tuple[Window, ...],
          factors: tuple[float, ...], progress: Progress | None) -> list[WindowOutcome]:
     dd = _distributed()
     run = uuid.uuid4().hex[:12]
@@ -223,18 +215,20 @@ def backtest(config: CanaryConfig, data: str | None = None, *, start: float | No
         recorded = load_file(str(data)).window()  # validates the whole file before any task runs
         start = recorded.start if start is None else start
         end = recorded.end if end is None else end
-        source: FileSource | PrometheusSource = FileSource(str(data))
+        source: FileSource | ConfigSource = FileSource(str(data))
     else:
-        if not config.prometheus.url:
-            raise UsageError("give the history to backtest: --data PATH, or --prometheus-url URL (or "
-                             "prometheus.url in the config) with --start and --end")
-        if start is None or end is None:
-            raise UsageError("a backtest from Prometheus needs --start and --end")
-        from analysis.collectors.prometheus import PrometheusCollector
+        from analysis.runs.source import SourceOptions, open_source
 
-        PrometheusCollector.from_config(config).queries(config.metrics)  # template errors exit 2 before any task
-        source = PrometheusSource(config.prometheus, {k: dict(v) for k, v in config.scopes.items()},
-                                  dict(config.variables), config.source)
+        # opened once here (queries expanded: template errors exit 2 before any task), then on each worker
+        with open_source(config, SourceOptions(), need="the history to backtest") as opened:
+            name = config.collector.name if config.collector is not None else "prometheus"
+            if name == "prometheus":
+                from analysis.collectors.prometheus import display_url
+
+                name = display_url(opened.config.prometheus.url or "")
+        if start is None or end is None:
+            raise UsageError("a backtest from a collector needs --start and --end")
+        source = ConfigSource(name)
     windows = plan_windows(float(start), float(end), every, window)
     grid = (1.0,) + tuple(sorted(set(factors) | {effect}))
     powers = degraded_metrics(config)

@@ -16,7 +16,7 @@ from scipy.stats import binomtest
 from analysis import SamplePair, Series, UsageError, load_config
 from analysis.runs.backtest import backtest, check_scheduler, degrade, plan_windows, wilson_interval
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 CONFIG = ROOT / "fixtures" / "backtest" / "canary.yaml"
 HISTORY = ROOT / "fixtures" / "backtest" / "history.csv"
 T0 = 1_767_225_600

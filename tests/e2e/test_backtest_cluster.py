@@ -18,7 +18,7 @@ pytest.importorskip("distributed")
 from analysis import load_config  # noqa: E402
 from analysis.runs.backtest import backtest  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "fixtures" / "backtest" / "canary.yaml"
 T0 = 1_767_225_600
 RANGE = dict(start=T0, end=T0 + 48 * 3600, every=2 * 3600, window=3600)
