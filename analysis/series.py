@@ -72,7 +72,7 @@ class Series:
 
     @property
     def n_nan(self) -> int:
-        return int(np.isnan(self.values).sum())
+        return int(np.count_nonzero(np.isnan(self.values)))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"timestamps": _json_floats(self.timestamps), "values": _json_floats(self.values)}
