@@ -12,7 +12,7 @@ from . import scoring, verdict
 from .collectors import Collector
 from .config import CanaryConfig, MetricConfig
 from .results import AnalysisResult, MetricResult
-from .series import SamplePair, Series, Window
+from .series import SamplePair, Series, Window, align
 
 Progress = Callable[[int, int, str], None]
 
@@ -38,10 +38,20 @@ def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair
                                                       "baseline_denominator": den.baseline.values,
                                                       "canary_denominator": den.canary.values})
     try:
-        return get_judge(m.judge)(pair.baseline.values, pair.canary.values, params)
+        fn = get_judge(m.judge)
+        if _paired(fn):
+            # a paired judge compares the two scopes timestamp by timestamp, never by position
+            params = dataclasses.replace(params, options={**params.options,
+                                                          **align(pair.baseline, pair.canary).options()})
+        return fn(pair.baseline.values, pair.canary.values, params)
     except Exception as e:  # a judge bug must fail closed, never pass
         return Judgement(Classification.ERROR, f"Classification of {m.name} failed: {type(e).__name__}: {e}",
                          critical=m.critical)
+
+
+def _paired(fn: Callable[..., Judgement]) -> bool:
+    """Whether a judge's module declares ``PAIRED = True``: it wants the samples aligned by timestamp."""
+    return bool(getattr(sys.modules.get(fn.__module__), "PAIRED", False))
 
 
 def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dict[str, Judgement]:

@@ -33,6 +33,7 @@ JudgeFn = Callable[[np.ndarray, np.ndarray, JudgeParams], Judgement]
 _BUILTIN: dict[str, str] = {
     "kayenta": "judges.kayenta:judge",
     "mann-whitney": "judges.mann_whitney:judge",
+    "paired": "judges.paired:judge",
     "threshold": "judges.threshold:judge",
     "rate": "judges.rate:judge",
     "sequential-rate": "judges.anytime:judge_rate",
