@@ -16,15 +16,15 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.1.0"
 
-from .collectors.file import FileCollector
-from .config import CanaryConfig, MetricConfig, Thresholds, load_config, parse_config
-from .errors import CanaryError, CollectorError, ConfigError, DataError, UsageError
-from .pipeline import analyze, judge_pairs
-from .results import AnalysisResult, MetricResult
-from .results_io import load_result
-from .scoring import Score
-from .series import SamplePair, Series, Window
-from .verdict import Verdict, VerdictValue
+from analysis.collectors.file import FileCollector
+from analysis.config import CanaryConfig, MetricConfig, Thresholds, load_config, parse_config
+from analysis.errors import CanaryError, CollectorError, ConfigError, DataError, UsageError
+from analysis.pipeline import analyze, judge_pairs
+from analysis.results import AnalysisResult, MetricResult
+from analysis.results.io import load_result
+from analysis.decision.scoring import Score
+from analysis.series import SamplePair, Series, Window
+from analysis.decision.verdict import Verdict, VerdictValue
 
 
 def analyze_file(config: str | Path | CanaryConfig, data: str | Path, window: Window | None = None) -> AnalysisResult:

@@ -8,17 +8,17 @@ from typing import Callable, Mapping
 
 from judges import Classification, Judgement, JudgeParams, Statistics, get_judge
 
-from . import scoring, verdict
-from .collectors import Collector
-from .config import CanaryConfig, MetricConfig
-from .results import AnalysisResult, MetricResult
-from .series import SamplePair, Series, Window, align
+from analysis.decision import scoring, verdict
+from analysis.collectors import Collector
+from analysis.config import CanaryConfig, MetricConfig
+from analysis.results import AnalysisResult, MetricResult
+from analysis.series import SamplePair, Series, Window, align
 
 Progress = Callable[[int, int, str], None]
 
 
 def engine_version() -> str:
-    from . import __version__
+    from analysis import __version__
 
     return __version__
 
@@ -103,7 +103,7 @@ def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Wind
            pairs: Mapping[str, SamplePair], warnings: tuple[str, ...] = ()) -> AnalysisResult:
     """Score and decide a set of metric results (after Holm's correction across the gating metrics, if on)."""
     if config.holm:
-        from .multiplicity import apply_holm
+        from analysis.decision.family import apply_holm
 
         results = apply_holm(results, config.alpha)
     scored = [scoring.Scored(r.name, r.group, r.classification, r.critical_metric, r.must_have_data, r.muted)

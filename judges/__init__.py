@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._types import (
+from judges._types import (
     Classification,
     Direction,
     EffectMeasure,

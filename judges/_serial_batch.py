@@ -16,7 +16,7 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import t as student_t
 
-from .autocorrelation import MIN_POINTS, WELCH_MARGIN, ar1_vif, welch_p
+from judges.autocorrelation import MIN_POINTS, WELCH_MARGIN, ar1_vif, welch_p
 
 __all__ = ["SerialBatch", "serial_batch"]
 

@@ -15,10 +15,10 @@ from typing import NamedTuple
 import numpy as np
 from scipy.stats import norm
 
-from ._decision import decide, effect_size, error, shortcut
-from ._types import Judgement, JudgeParams, Statistics
-from ._zeroin import zeroin
-from .preprocessing import counts, median, prepare
+from judges._decision import decide, effect_size, error, shortcut
+from judges._types import Judgement, JudgeParams, Statistics
+from judges._zeroin import zeroin
+from judges.preprocessing import counts, median, prepare
 
 __all__ = ["WilcoxonCI", "judge", "wilcoxon_ci"]
 

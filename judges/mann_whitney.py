@@ -24,13 +24,13 @@ import numpy as np
 from scipy.special import ndtr
 from scipy.stats import mannwhitneyu
 
-from . import _pairwise
-from ._decision import decide, effect_size, error, shortcut
-from .autocorrelation import for_params as _serial
-from ._hodges_lehmann import rank_summary, shift_intervals
-from ._types import EffectMeasure, Judgement, JudgeParams, OutlierStrategy, Statistics
-from ._serial_batch import serial_batch
-from .preprocessing import Prepared, counts, median, prepare
+from judges import _pairwise
+from judges._decision import decide, effect_size, error, shortcut
+from judges.autocorrelation import for_params as _serial
+from judges._hodges_lehmann import rank_summary, shift_intervals
+from judges._types import EffectMeasure, Judgement, JudgeParams, OutlierStrategy, Statistics
+from judges._serial_batch import serial_batch
+from judges.preprocessing import Prepared, counts, median, prepare
 
 __all__ = ["judge", "judge_many", "mann_whitney_test"]
 

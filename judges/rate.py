@@ -22,10 +22,10 @@ import numpy as np
 from scipy.special import betainc
 from scipy.stats import beta as beta_dist
 
-from ._decision import _fmt, error, nodata
-from ._types import Classification, Direction, Judgement, JudgeParams, NanStrategy, Statistics
-from .autocorrelation import value_vif
-from .preprocessing import median
+from judges._decision import _fmt, error, nodata
+from judges._types import Classification, Direction, Judgement, JudgeParams, NanStrategy, Statistics
+from judges.autocorrelation import value_vif
+from judges.preprocessing import median
 
 __all__ = ["RateCounts", "RateTest", "counts", "dispersion", "judge", "rate_test"]
 

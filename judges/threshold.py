@@ -15,9 +15,9 @@ from typing import Callable
 
 import numpy as np
 
-from ._decision import _fmt, error, nodata
-from ._types import Classification, Judgement, JudgeParams, Statistics
-from .preprocessing import Prepared, counts, median, prepare
+from judges._decision import _fmt, error, nodata
+from judges._types import Classification, Judgement, JudgeParams, Statistics
+from judges.preprocessing import Prepared, counts, median, prepare
 
 __all__ = ["STATISTICS", "judge"]
 

@@ -7,8 +7,8 @@ from typing import Any, Iterable
 from analysis import parse_config
 from analysis.config import Thresholds
 from analysis.results import AnalysisResult
-from analysis.scoring import Score
-from analysis.verdict import Verdict, VerdictValue
+from analysis.decision.scoring import Score
+from analysis.decision.verdict import Verdict, VerdictValue
 
 METRIC = {"name": "error_rate", "judge": "kayenta", "direction": "increase"}
 SCORES = {"pass": 100.0, "marginal": 80.0, "fail": 0.0, "nodata": 0.0, "error": 0.0}

@@ -17,7 +17,7 @@ import pytest
 from analysis import Window, parse_config
 from analysis.collectors.file import FileCollector
 from analysis.errors import UsageError
-from analysis.intervals import IntervalRun, Mode, final_judgment, lifetime_of, parse_instant, plan, run_intervals
+from analysis.runs.intervals import IntervalRun, Mode, final_judgment, lifetime_of, parse_instant, plan, run_intervals
 from servers import datasets
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis import parse_config
-from analysis.multiplicity import apply_holm
+from analysis.decision.family import apply_holm
 from analysis.pipeline import judge_pairs
 from analysis.results import MetricResult
 from analysis.series import SamplePair, Series

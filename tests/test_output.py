@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from analysis.commands._output import write_atomic
+from analysis.output import write_atomic
 from analysis.errors import UsageError
 
 

@@ -12,7 +12,7 @@ import yaml
 from analysis import parse_config
 from analysis.cli import main
 from analysis.collectors.file import FileCollector
-from analysis.plan import plan
+from analysis.runs.plan import plan
 from judges import Classification, Direction, JudgeParams, get_judge
 
 T0 = 1767225600

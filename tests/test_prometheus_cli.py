@@ -14,7 +14,7 @@ from servers import datasets
 from servers.prometheus import free_port
 
 from analysis.collectors.file import read_frame
-from analysis.record import write_recording
+from analysis.runs.record import write_recording
 from analysis.series import SamplePair, Series, Window
 
 WINDOW = ["--start", "2024-01-01T00:00:00Z", "--end", "2024-01-01T01:00:00Z"]

@@ -165,7 +165,7 @@ def test_charts_are_drawn_per_metric_and_interval_shows_the_band(hostile_html):
 
 
 def test_result_without_series_still_renders():
-    from analysis.results_io import result_from_dict
+    from analysis.results.io import result_from_dict
 
     d = demo_result("regression").to_dict(include_data=False)
     html = render_html(result_from_dict(d))
@@ -325,7 +325,7 @@ def test_each_judge_is_drawn_on_its_own_scale():
 
 def test_explicit_band_from_any_judge():
     from analysis.report import _view
-    from analysis.results_io import result_from_dict
+    from analysis.results.io import result_from_dict
 
     r = result_from_dict({"verdict": "pass", "metrics": [{
         "name": "x", "judge": "custom", "classification": "pass", "direction": "increase",

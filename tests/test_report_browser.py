@@ -19,7 +19,7 @@ from _chromium import Chromium, find_chromium
 from _report_data import HOSTILE_NAMES, big_result, demo_result, hostile_result, mixed_result, odd_result
 
 from analysis.report import render_html
-from analysis.results_io import result_from_dict
+from analysis.results.io import result_from_dict
 
 WIDTH, HEIGHT = 1366, 768
 

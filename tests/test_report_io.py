@@ -13,8 +13,8 @@ from _report_data import DEMO, HOSTILE_LABELS, HOSTILE_NAMES, demo_config, demo_
 
 from analysis import DataError, judge_pairs, load_result
 from analysis.cli import main
-from analysis.results_io import result_from_dict
-from analysis.tuning import TUNABLE, compare, sweep, with_params
+from analysis.results.io import result_from_dict
+from analysis.runs.tuning import TUNABLE, compare, sweep, with_params
 
 
 def run(*args, capsys):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis._validate import Reader
+from analysis.config._reader import Reader
 from analysis.errors import ConfigError
 from analysis.rollout.routers import ENTRY_POINT_GROUP, available, router_from_config
 from analysis.rollout.routers.base import Router, RouterError, Weights

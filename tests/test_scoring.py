@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.scoring import Scored, round_half_up, score
+from analysis.decision.scoring import Scored, round_half_up, score
 from judges import Classification
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "kayenta-public.json").read_text())

@@ -1,4 +1,4 @@
-"""Anytime-valid tests (``judges.sequential``) and the ``sequential-rate`` / ``sequential-mean`` judges."""
+"""Anytime-valid tests (``judges.eprocess``) and the ``sequential-rate`` / ``sequential-mean`` judges."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from judges import Classification, Direction, JudgeParams, get_judge
-from judges.sequential import count_test, mean_test
+from judges.eprocess import count_test, mean_test
 
 
 def _savvi_events():

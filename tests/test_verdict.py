@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from analysis.config import Thresholds
-from analysis.scoring import Scored, score
-from analysis.verdict import VerdictValue, decide
+from analysis.decision.scoring import Scored, score
+from analysis.decision.verdict import VerdictValue, decide
 from judges import Classification as C
 
 T = Thresholds(95, 75)

@@ -13,7 +13,7 @@ import yaml
 from analysis import load_config
 from analysis.cli import main
 from analysis.collectors.file import FileCollector
-from analysis.watch import sequential_config, watch
+from analysis.runs.watch import sequential_config, watch
 
 T0 = 1767225600
 

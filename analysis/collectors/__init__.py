@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Protocol, Sequence
 
-from ..config import MetricConfig
-from ..series import SamplePair, Window
+from analysis.config import MetricConfig
+from analysis.series import SamplePair, Window
 
 
 class Collector(Protocol):

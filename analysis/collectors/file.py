@@ -13,9 +13,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..config import MetricConfig
-from ..errors import DataError
-from ..series import SCOPES, SamplePair, Series, Window
+from analysis.config import MetricConfig
+from analysis.errors import DataError
+from analysis.series import SCOPES, SamplePair, Series, Window
 
 COLUMNS = ("metric", "scope", "timestamp", "value")
 _NAN_WORDS = {"", "nan", "NaN", "NAN", "null", "NULL", "None"}

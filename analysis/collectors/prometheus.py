@@ -41,10 +41,10 @@ from requests.adapters import HTTPAdapter
 from urllib3 import disable_warnings as urllib3_disable_warnings, exceptions as urllib3_exceptions
 from urllib3.util.retry import Retry
 
-from ..config import CanaryConfig, MetricConfig, PrometheusSettings
-from ..errors import CollectorError, ConfigError
-from ..series import SCOPES, SamplePair, Series, Window
-from . import promql
+from analysis.config import CanaryConfig, MetricConfig, PrometheusSettings
+from analysis.errors import CollectorError, ConfigError
+from analysis.series import SCOPES, SamplePair, Series, Window
+from analysis.collectors import promql
 
 __all__ = ["PrometheusCollector", "display_url"]
 

@@ -11,8 +11,8 @@ from typing import Iterable
 
 from judges import Classification
 
-from ..results import AnalysisResult, MetricResult, fmt
-from ..series import SamplePair
+from analysis.results import AnalysisResult, MetricResult, fmt
+from analysis.series import SamplePair
 
 _RANK = {Classification.HIGH: 0, Classification.LOW: 0, Classification.ERROR: 1, Classification.NODATA: 2,
          Classification.PASS: 3}

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..results import AnalysisResult, MetricResult, fmt
-from ..series import SamplePair
-from . import _view, svg
+from analysis.results import AnalysisResult, MetricResult, fmt
+from analysis.series import SamplePair
+from analysis.report import _view, svg
 
 _HERE = Path(__file__).resolve().parent
 

@@ -13,8 +13,8 @@ import xml.etree.ElementTree as ET
 
 from judges import Classification
 
-from ..results import AnalysisResult, MetricResult, fmt
-from . import _view
+from analysis.results import AnalysisResult, MetricResult, fmt
+from analysis.report import _view
 
 # characters XML 1.0 cannot carry at all, even escaped
 _INVALID_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from ..results import AnalysisResult, MetricResult, fmt
-from . import _view
+from analysis.results import AnalysisResult, MetricResult, fmt
+from analysis.report import _view
 
 # inline Markdown only: a table cell never starts a block ('#', '-', '+', '.' are safe), and with '[' and ']'
 # escaped no '(' or '!' can make a link or an image; ':' breaks GitHub's bare-URL autolinks

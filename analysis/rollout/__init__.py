@@ -13,13 +13,13 @@ Layout: ``config`` (the ``rollout:`` section), ``strategies`` (the stages and th
 
 from __future__ import annotations
 
-from .analyzer import make_analyzer, prometheus_analyzer
-from .config import Hook, OnMarginal, RolloutConfig, Strategy, parse_rollout
-from .journal import Journal, RolloutLocked, RolloutState
-from .result import Outcome, RolloutResult, StageResult
-from .routers import available as available_routers
-from .routers.base import Router, RouterError, Weights
-from .strategies import Clock, Rollout, Stage, StageKind, plan
+from analysis.rollout.analyzer import make_analyzer, prometheus_analyzer
+from analysis.rollout.settings import Hook, OnMarginal, RolloutConfig, Strategy, parse_rollout
+from analysis.rollout.journal import Journal, RolloutLocked, RolloutState
+from analysis.rollout.result import Outcome, RolloutResult, StageResult
+from analysis.rollout.routers import available as available_routers
+from analysis.rollout.routers.base import Router, RouterError, Weights
+from analysis.rollout.strategies import Clock, Rollout, Stage, StageKind, plan
 
 __all__ = [
     "Clock", "Hook", "Journal", "OnMarginal", "Outcome", "Rollout", "RolloutConfig", "RolloutLocked",

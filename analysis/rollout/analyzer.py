@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from ..config import CanaryConfig
-from ..series import SamplePair, Window
+from analysis.config import CanaryConfig
+from analysis.series import SamplePair, Window
 
 MIN_POINTS = 20
 
@@ -49,7 +49,7 @@ def pair_windows(baseline: dict[str, SamplePair], canary: dict[str, SamplePair])
 
 def make_analyzer(config: CanaryConfig, collector: Any) -> Callable[[Window, Window], Any]:
     """``analyze(baseline_window, canary_window) -> AnalysisResult`` with ``collector`` (any ``Collector``)."""
-    from ..pipeline import judge_pairs
+    from analysis.pipeline import judge_pairs
 
     def analyze(baseline: Window, canary: Window):
         if baseline == canary:
@@ -64,7 +64,7 @@ def make_analyzer(config: CanaryConfig, collector: Any) -> Callable[[Window, Win
 
 def prometheus_analyzer(config: CanaryConfig) -> Callable[[Window, Window], Any]:
     """The analyzer for ``canary rollout``: a ``PrometheusCollector`` at ``query_step``."""
-    from ..collectors.prometheus import PrometheusCollector
+    from analysis.collectors.prometheus import PrometheusCollector
 
     step = query_step(config, config.rollout.interval)
     settings = dataclasses.replace(config.prometheus, step=step)

@@ -3,7 +3,7 @@
 Built-in routers (``haproxy``, ``command``, ``webhook``, ``dry-run``) are registered through the entry point group
 ``canary_engine.routers`` exactly like third-party ones (see ``pyproject.toml``). A factory is
 ``factory(reader) -> Router``: it reads its keys from the ``rollout.router`` mapping through an
-``analysis._validate.Reader`` (so errors name the key), calls ``reader.finish()`` and must not connect anywhere yet.
+``analysis.config._reader.Reader`` (so errors name the key), calls ``reader.finish()`` and must not connect anywhere yet.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Callable
 
-from ..._validate import Reader
-from .base import Router, RouterError, Weights
+from analysis.config._reader import Reader
+from analysis.rollout.routers.base import Router, RouterError, Weights
 
 ENTRY_POINT_GROUP = "canary_engine.routers"
 RouterFactory = Callable[[Reader], Router]

@@ -6,9 +6,9 @@ import functools
 
 import click
 
-from ..errors import UsageError
-from ..results import AnalysisResult
-from ._output import check_target
+from analysis.errors import UsageError
+from analysis.results import AnalysisResult
+from analysis.output import check_target
 
 # where ``report_options`` leaves the requested paths for ``write_requested`` (click's slot for extensions)
 _META_KEY = "canary_engine.reports"
@@ -44,7 +44,7 @@ def write_requested(result: AnalysisResult) -> None:
     ctx = click.get_current_context(silent=True)
     targets = ctx.meta.get(_META_KEY) if ctx is not None else None
     if targets and any(targets.values()):
-        from ..report import write_reports
+        from analysis.report import write_reports
 
         write_reports(result, **targets)
 
@@ -62,8 +62,8 @@ def report(result: str, html_path: str | None, summary_md: str | None, junit_pat
     The HTML file is self-contained (inline CSS and SVG, no network requests) and shows the verdict, group
     scores, every metric (failing first) with its reason, query and charts. Exits 0 once written.
     """
-    from ..report import write_reports
-    from ..results_io import load_result
+    from analysis.report import write_reports
+    from analysis.results.io import load_result
 
     if not (html_path or summary_md or junit_path):
         raise UsageError("nothing to write: give -o PATH (HTML), --summary-md PATH or --junit PATH")

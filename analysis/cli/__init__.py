@@ -11,19 +11,19 @@ from importlib import import_module
 
 import click
 
-from .errors import CanaryError
+from analysis.errors import CanaryError
 
 # command name -> "module:attribute"
 COMMANDS: dict[str, str] = {
-    "analyze": "analysis.commands.analyze:analyze",
-    "validate": "analysis.commands.analyze:validate",
-    "demo": "analysis.commands.analyze:demo",
-    "report": "analysis.commands.report:report",
-    "record": "analysis.commands.prometheus:record",
-    "rollout": "analysis.commands.rollout:rollout",
-    "status": "analysis.commands.rollout:status",
-    "watch": "analysis.commands.watch:watch",
-    "plan": "analysis.commands.plan:plan",
+    "analyze": "analysis.cli.cmd_analyze:analyze",
+    "validate": "analysis.cli.cmd_analyze:validate",
+    "demo": "analysis.cli.cmd_analyze:demo",
+    "report": "analysis.cli.cmd_report:report",
+    "record": "analysis.cli.cmd_source:record",
+    "rollout": "analysis.cli.cmd_rollout:rollout",
+    "status": "analysis.cli.cmd_rollout:status",
+    "watch": "analysis.cli.cmd_watch:watch",
+    "plan": "analysis.cli.cmd_plan:plan",
 }
 _HELP: dict[str, str] = {
     "analyze": "Judge baseline against canary and print the verdict.",

@@ -7,10 +7,10 @@ import time
 
 import click
 
-from ..config import load_config
-from ..errors import UsageError
-from ._output import check_target, write_atomic
-from .prometheus import _duration, _prometheus_options
+from analysis.config import load_config
+from analysis.errors import UsageError
+from analysis.output import check_target, write_atomic
+from analysis.cli.cmd_source import _duration, _prometheus_options
 
 
 def _file_step(collector) -> float:
@@ -44,10 +44,10 @@ def watch(config: str, data: str | None, duration: str | None, margin: float | N
 
     Exit codes: 0 pass, 1 fail, 2 usage or config error, 3 marginal, 4 nodata or error.
     """
-    from ..intervals import parse_instant
-    from ..terminal import render
-    from ..watch import watch as run
-    from .prometheus import SourceOptions, prometheus_collector, with_prometheus_overrides
+    from analysis.runs.intervals import parse_instant
+    from analysis.cli.terminal import render
+    from analysis.runs.watch import watch as run
+    from analysis.cli.cmd_source import SourceOptions, prometheus_collector, with_prometheus_overrides
 
     opts = SourceOptions(**{k: v for k, v in source.items()})  # type: ignore[arg-type]
     check_target(json_path)
@@ -58,7 +58,7 @@ def watch(config: str, data: str | None, duration: str | None, margin: float | N
     if data:
         if opts.prometheus_url:
             raise UsageError("give either --data or --prometheus-url, not both")
-        from ..collectors.file import FileCollector
+        from analysis.collectors.file import FileCollector
 
         collector = FileCollector(data)
         recorded = collector.window()

@@ -30,13 +30,13 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any, Callable
 
-from ._validate import parse_duration
-from .collectors import Collector
-from .config import CanaryConfig
-from .errors import UsageError
-from .results import AnalysisResult
-from .series import Window
-from .verdict import Verdict, VerdictValue
+from analysis.config._reader import parse_duration
+from analysis.collectors import Collector
+from analysis.config import CanaryConfig
+from analysis.errors import UsageError
+from analysis.results import AnalysisResult
+from analysis.series import Window
+from analysis.decision.verdict import Verdict, VerdictValue
 
 __all__ = ["IntervalRun", "Mode", "Schedule", "final_judgment", "parse_instant", "plan", "run_intervals"]
 
@@ -219,7 +219,7 @@ def run_intervals(config: CanaryConfig, collector: Collector, schedule: Schedule
     IntervalRun
         All judged intervals and the final verdict (module docstring).
     """
-    from .pipeline import analyze
+    from analysis.pipeline import analyze
 
     mode = Mode(mode)
     warnings: tuple[str, ...] = ()

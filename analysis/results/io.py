@@ -16,12 +16,12 @@ import numpy as np
 
 from judges import Classification, Judgement, Statistics
 
-from .config import Thresholds
-from .errors import DataError, parse_json, read_text
-from .results import STAT_KEYS, AnalysisResult, MetricResult
-from .scoring import Score
-from .series import SCOPES, SamplePair, Series, Window
-from .verdict import Verdict, VerdictValue
+from analysis.config import Thresholds
+from analysis.errors import DataError, parse_json, read_text
+from analysis.results import STAT_KEYS, AnalysisResult, MetricResult
+from analysis.decision.scoring import Score
+from analysis.series import SCOPES, SamplePair, Series, Window
+from analysis.decision.verdict import Verdict, VerdictValue
 
 __all__ = ["load_result", "result_from_dict"]
 

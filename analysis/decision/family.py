@@ -17,7 +17,7 @@ from typing import Sequence
 from judges import Classification, Judgement
 from judges.multiplicity import holm
 
-from .results import MetricResult
+from analysis.results import MetricResult
 
 __all__ = ["apply_holm"]
 

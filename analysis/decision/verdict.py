@@ -18,8 +18,8 @@ from typing import Any, Sequence
 
 from judges import Classification
 
-from .config import Thresholds
-from .scoring import Score, Scored
+from analysis.config import Thresholds
+from analysis.decision.scoring import Score, Scored
 
 
 class VerdictValue(StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from typing import Iterable
 
-from .results import AnalysisResult, MetricResult, fmt
+from analysis.results import AnalysisResult, MetricResult, fmt
 
 _COLORS = {"pass": "green", "high": "red", "low": "red", "nodata": "yellow", "error": "magenta",
            "marginal": "yellow", "fail": "red"}

@@ -6,10 +6,10 @@ import math
 
 import click
 
-from ..config import load_config
-from ..errors import UsageError
-from ._output import check_target, write_atomic
-from .prometheus import _duration
+from analysis.config import load_config
+from analysis.errors import UsageError
+from analysis.output import check_target, write_atomic
+from analysis.cli.cmd_source import _duration
 
 
 def _pct(v: float) -> str:
@@ -30,7 +30,7 @@ def _time(v: float) -> str:
 
 
 def render(p) -> str:
-    from ..results import fmt
+    from analysis.results import fmt
 
     rows = [["metric", "judge", "step", "points/arm", "autocorr", "VIF", "noise", "MDE", "needed", "note"]]
     for m in p.metrics:
@@ -69,8 +69,8 @@ def plan(config: str, data: str, duration: str | None, effect: float | None, spl
     """
     import json
 
-    from ..collectors.file import FileCollector
-    from ..plan import plan as run
+    from analysis.collectors.file import FileCollector
+    from analysis.runs.plan import plan as run
 
     check_target(json_path)
     cfg = load_config(config)

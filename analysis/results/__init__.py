@@ -9,10 +9,10 @@ from typing import Any, Mapping
 
 from judges import Classification, Judgement, Statistics, json_number
 
-from .config import Thresholds
-from .scoring import Score
-from .series import SamplePair, Window
-from .verdict import Verdict
+from analysis.config import Thresholds
+from analysis.decision.scoring import Score
+from analysis.series import SamplePair, Window
+from analysis.decision.verdict import Verdict
 
 STAT_KEYS = ("n_baseline", "n_canary", "estimate", "ci_lower", "ci_upper", "p_value", "effect_size",
              "baseline_median", "canary_median")
@@ -143,7 +143,7 @@ class AnalysisResult:
 
     def plot(self, metric: str):
         """Time series and distribution of one metric, as a matplotlib Figure."""
-        from .plots import metric_figure
+        from analysis.report.plots import metric_figure
 
         return metric_figure(self.metric(metric), self.pairs.get(metric))
 
@@ -157,7 +157,7 @@ class AnalysisResult:
 
     def _repr_html_(self) -> str:
         """Jupyter's rich view: verdict, score, groups and the metric table with sparklines, failing first."""
-        from .report.html import notebook_html
+        from analysis.report.html import notebook_html
 
         return notebook_html(self)
 

@@ -28,12 +28,12 @@ import numpy as np
 
 from judges import Classification, Direction
 
-from .collectors import Collector
-from .config import CanaryConfig, MetricConfig
-from .pipeline import judge_pairs
-from .results import AnalysisResult, MetricResult
-from .series import SamplePair, Series, Window
-from .verdict import VerdictValue
+from analysis.collectors import Collector
+from analysis.config import CanaryConfig, MetricConfig
+from analysis.pipeline import judge_pairs
+from analysis.results import AnalysisResult, MetricResult
+from analysis.series import SamplePair, Series, Window
+from analysis.decision.verdict import VerdictValue
 
 __all__ = ["SEQUENTIAL", "Look", "WatchResult", "align", "sequential_config", "watch"]
 

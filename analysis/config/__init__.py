@@ -20,8 +20,8 @@ from judges import (
     available as available_judges,
 )
 
-from ._validate import Reader
-from .errors import ConfigError, parse_json, read_text
+from analysis.config._reader import Reader
+from analysis.errors import ConfigError, parse_json, read_text
 
 STATISTICS = ("mean", "median", "p90", "p95", "p99", "max", "last")
 RANK_JUDGES = ("kayenta", "mann-whitney")
@@ -300,7 +300,7 @@ def parse_config(data: Any, source: str = "<config>") -> CanaryConfig:
 def _parse_rollout(data: Any, source: str) -> Any:
     """The ``rollout:`` section belongs to ``analysis.rollout``; imported lazily to keep analysis light."""
     try:
-        from .rollout.config import parse_rollout
+        from analysis.rollout.settings import parse_rollout
     except ImportError:  # rollout support not installed in this build
         raise ConfigError(f"{source}: rollout: this build has no rollout support") from None
     return parse_rollout(Reader(data, "rollout", source))

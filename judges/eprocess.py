@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, logsumexp
 
-from .autocorrelation import MAX_PHI, MIN_POINTS
+from judges.autocorrelation import MAX_PHI, MIN_POINTS
 
 __all__ = ["ALTERNATIVES", "SequentialResult", "count_test", "mean_test"]
 

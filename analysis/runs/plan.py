@@ -34,7 +34,7 @@ from scipy.stats import t as student_t
 from judges import json_number
 from judges.autocorrelation import MIN_POINTS, ar1_vif, lag1
 
-from .config import CanaryConfig, MetricConfig
+from analysis.config import CanaryConfig, MetricConfig
 
 __all__ = ["MetricPlan", "Plan", "plan"]
 

@@ -9,7 +9,7 @@ import math
 import re
 from typing import Any, Iterable, Mapping
 
-from .errors import ConfigError
+from analysis.errors import ConfigError
 
 _MISSING = object()
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .report import _view
-from .results import MetricResult, fmt
-from .series import SamplePair
+from analysis.report import _view
+from analysis.results import MetricResult, fmt
+from analysis.series import SamplePair
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,7 +129,7 @@ def metric_figure(metric: MetricResult, pair: SamplePair | None = None) -> "Figu
 
 
 def sweep_figure(frame: "pd.DataFrame", x: str, y: str, value: str = "score") -> "Figure":
-    """A heat map of ``value`` (e.g. the score) over two swept parameters, from :func:`analysis.tuning.sweep`.
+    """A heat map of ``value`` (e.g. the score) over two swept parameters, from :func:`analysis.runs.tuning.sweep`.
 
     Each cell is annotated with the verdict, so the parameter region where the verdict flips is visible.
     """

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .collectors import Collector
-from .config import CanaryConfig
-from .errors import CollectorError, UsageError
-from .series import SCOPES, SamplePair, Window
+from analysis.collectors import Collector
+from analysis.config import CanaryConfig
+from analysis.errors import CollectorError, UsageError
+from analysis.series import SCOPES, SamplePair, Window
 
 __all__ = ["Recording", "record", "write_recording"]
 
@@ -99,7 +99,7 @@ def _parquet_bytes(path: Path, pairs: Mapping[str, SamplePair], meta: Mapping[st
 def write_recording(path: str | Path, pairs: Mapping[str, SamplePair], meta: Mapping[str, Any]) -> None:
     """Write ``pairs`` and ``meta`` to ``path`` (``.parquet``/``.pq`` as Parquet, anything else as CSV),
     atomically: a reader sees the whole file or none."""
-    from .commands._output import write_atomic
+    from analysis.output import write_atomic
 
     p = Path(path)
     parquet = p.suffix.lower() in (".parquet", ".pq")

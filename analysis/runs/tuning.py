@@ -1,6 +1,6 @@
 """Re-judging recorded data with other parameters: how the verdict moves with confidence, tolerance and effect size.
 
-    >>> from analysis.tuning import with_params, sweep, compare
+    >>> from analysis.runs.tuning import with_params, sweep, compare
     >>> stricter = with_params(cfg, confidence=0.9, allowed_increase=1.02)
     >>> compare(result, judge_pairs(stricter, result.pairs, result.window))
     >>> sweep(cfg, result.pairs, confidence=[0.9, 0.95, 0.98], tolerance=[0.1, 0.25])
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from judges import Direction, available as available_judges
 
-from .config import CanaryConfig
-from .pipeline import judge_pairs
-from .results import AnalysisResult
-from .series import SamplePair, Window
+from analysis.config import CanaryConfig
+from analysis.pipeline import judge_pairs
+from analysis.results import AnalysisResult
+from analysis.series import SamplePair, Window
 
 if TYPE_CHECKING:
     import pandas as pd

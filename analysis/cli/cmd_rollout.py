@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from ..config import load_config
-from ..errors import ConfigError, UsageError
-from ._output import write_atomic
+from analysis.config import load_config
+from analysis.errors import ConfigError, UsageError
+from analysis.output import write_atomic
 
 
 def default_state(service: str) -> str:
@@ -49,9 +49,9 @@ def rollout(config: str, prometheus_url: str | None, state: str | None, resume: 
     running), 3 paused on a marginal verdict, 4 no verdict reached (the router is left at the last safe weights).
     Progress is a live status line on a terminal, JSON lines otherwise.
     """
-    from ..rollout import Rollout, prometheus_analyzer
-    from ..rollout.config import service_name
-    from ..rollout.progress import JsonLines, LiveProgress
+    from analysis.rollout import Rollout, prometheus_analyzer
+    from analysis.rollout.settings import service_name
+    from analysis.rollout.progress import JsonLines, LiveProgress
 
     if abort and (resume or approve):
         raise UsageError("--abort cannot be combined with --resume or --approve")
@@ -118,8 +118,8 @@ def status(config: str | None, state: str | None, as_json: bool) -> int:
 
     Exit code 0 when a rollout is recorded, 2 when there is none.
     """
-    from ..rollout.config import service_name
-    from ..rollout.status import render, status as read_status
+    from analysis.rollout.settings import service_name
+    from analysis.rollout.status import render, status as read_status
 
     if state is None and config is not None:
         cfg = load_config(config)

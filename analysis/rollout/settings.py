@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ..errors import ConfigError
-from .._validate import Reader
-from .routers import router_from_config
-from .routers.base import Router
+from analysis.errors import ConfigError
+from analysis.config._reader import Reader
+from analysis.rollout.routers import router_from_config
+from analysis.rollout.routers.base import Router
 
 
 class Strategy(StrEnum):

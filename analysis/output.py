@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..errors import UsageError
+from analysis.errors import UsageError
 
 
 def check_target(path: str | Path | None) -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from ..config import CanaryConfig, load_config
-from ..errors import UsageError
-from ..results import AnalysisResult
-from ._output import check_target, write_atomic
-from .report import report_options, write_requested
-from .prometheus import SourceOptions, source_options
+from analysis.config import CanaryConfig, load_config
+from analysis.errors import UsageError
+from analysis.results import AnalysisResult
+from analysis.output import check_target, write_atomic
+from analysis.cli.cmd_report import report_options, write_requested
+from analysis.cli.cmd_source import SourceOptions, source_options
 
 
 def _progress(total: int):
@@ -30,7 +30,7 @@ def _progress(total: int):
 def emit(result: AnalysisResult, json_path: str | None, only_failed: bool = False,
          json_data: bool = True) -> None:
     """Print the table (to stderr when JSON goes to stdout) and write the JSON result."""
-    from ..terminal import render
+    from analysis.cli.terminal import render
 
     to_stderr = json_path == "-"
     stream = sys.stderr if to_stderr else sys.stdout
@@ -59,7 +59,7 @@ def analyze(config: str, data: str | None, json_path: str | None, json_no_data: 
 
     Exit codes: 0 pass, 1 fail, 2 usage or config error, 3 marginal, 4 nodata or error.
     """
-    from .prometheus import run_analyze
+    from analysis.cli.cmd_source import run_analyze
 
     cfg = load_config(config)
     return run_analyze(cfg, data, SourceOptions(**source), json_path, not json_no_data, only_failed,
@@ -104,7 +104,7 @@ def demo_dir() -> Path:
 @click.option("--json", "json_dir", type=click.Path(file_okay=False), help="Also write each result as JSON here.")
 def demo(json_dir: str | None) -> int:
     """Run the two embedded scenarios: a healthy canary (passes) and a latency and error-rate regression (fails)."""
-    from .. import analyze_file
+    from analysis import analyze_file
 
     if json_dir:
         check_target(Path(json_dir) / "healthy.json")

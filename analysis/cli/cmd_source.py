@@ -14,12 +14,12 @@ from typing import Any, Callable
 
 import click
 
-from .._validate import parse_duration
-from ..collectors.promql import LABEL_NAME
-from ..config import CanaryConfig, load_config
-from ..errors import UsageError
-from ..series import Window
-from ._output import write_atomic
+from analysis.config._reader import parse_duration
+from analysis.collectors.promql import LABEL_NAME
+from analysis.config import CanaryConfig, load_config
+from analysis.errors import UsageError
+from analysis.series import Window
+from analysis.output import write_atomic
 
 _TIME_HELP = "ISO 8601 (2024-01-01T00:00:00Z), epoch seconds, now, or now-1h."
 
@@ -123,7 +123,7 @@ def with_prometheus_overrides(cfg: CanaryConfig, opts: SourceOptions) -> CanaryC
 
 def prometheus_collector(cfg: CanaryConfig):
     """The collector for ``cfg``, with every query expanded once so template errors exit 2 before any fetch."""
-    from ..collectors.prometheus import PrometheusCollector
+    from analysis.collectors.prometheus import PrometheusCollector
 
     collector = PrometheusCollector.from_config(cfg)
     collector.queries(cfg.metrics)
@@ -131,7 +131,7 @@ def prometheus_collector(cfg: CanaryConfig):
 
 
 def _window(opts: SourceOptions, now: float, default: Window | None) -> Window:
-    from ..intervals import parse_instant
+    from analysis.runs.intervals import parse_instant
 
     if opts.start is None and default is None:
         raise UsageError("give the start of the window: --start TIME (e.g. --start now-1h)")
@@ -147,15 +147,15 @@ def _window(opts: SourceOptions, now: float, default: Window | None) -> Window:
 def run_analyze(cfg: CanaryConfig, data: str | None, opts: SourceOptions, json_path: str | None,
                 json_data: bool, only_failed: bool, progress: Any = None) -> int:
     """``canary analyze``: pick the source, then one analysis or an interval run; print and write; exit code."""
-    from ..pipeline import analyze
-    from .analyze import emit
+    from analysis.pipeline import analyze
+    from analysis.cli.cmd_analyze import emit
 
     now = float(int(time.time()))  # whole seconds: windows print cleanly and land on whole-second grids
     if data and opts.prometheus_url:
         raise UsageError("give either --data or --prometheus-url, not both")
     default_window = None
     if data:
-        from ..collectors.file import FileCollector
+        from analysis.collectors.file import FileCollector
 
         for flag, value in (("--step", opts.step), ("--timeout", opts.timeout), ("--var", opts.variables or None)):
             if value is not None:
@@ -182,8 +182,8 @@ def run_analyze(cfg: CanaryConfig, data: str | None, opts: SourceOptions, json_p
 
 def _run_intervals(cfg: CanaryConfig, collector: Any, opts: SourceOptions, now: float,
                    default_window: Window | None, json_path: str | None, json_data: bool, only_failed: bool) -> int:
-    from ..intervals import Mode, parse_instant, plan, run_intervals
-    from ..terminal import render
+    from analysis.runs.intervals import Mode, parse_instant, plan, run_intervals
+    from analysis.cli.terminal import render
 
     mode = Mode(opts.mode or "retrospective")
     if opts.start is not None:
@@ -221,7 +221,7 @@ def _run_intervals(cfg: CanaryConfig, collector: Any, opts: SourceOptions, now: 
     click.echo(render(run.result, color=stream.isatty(), only_failed=only_failed), err=to_stderr)
     if json_path:
         write_atomic(json_path, run.to_json(include_data=json_data))
-    from .report import write_requested
+    from analysis.cli.cmd_report import write_requested
 
     write_requested(run.result)
     return run.exit_code
@@ -238,8 +238,8 @@ def record(config: str, out: str, **options: Any) -> int:
     The file is what `canary analyze CONFIG --data FILE` reads, with the window and the expanded queries as
     metadata. Exit codes: 0 written, 2 usage or config error, 4 a metric could not be fetched (nothing written).
     """
-    from ..collectors.prometheus import display_url
-    from ..record import record as run
+    from analysis.collectors.prometheus import display_url
+    from analysis.runs.record import record as run
 
     opts = SourceOptions(**options)
     cfg = with_prometheus_overrides(load_config(config), opts)
