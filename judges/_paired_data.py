@@ -53,7 +53,7 @@ def differences(opts: Mapping[str, Any], params: JudgeParams) -> Differences:
         ts = None
     bad_b, bad_c = ~np.isfinite(b), ~np.isfinite(c)
     counts: dict[str, float] = {"n_nan_baseline": int(bad_b.sum()), "n_nan_canary": int(bad_c.sum())}
-    empty = "baseline" if bad_b.all() else "canary" if bad_c.all() else None
+    empty = None if not b.size else "baseline" if bad_b.all() else "canary" if bad_c.all() else None
     if empty is not None:
         z = np.zeros(0)
         return Differences(z, z, z, False, None, counts, empty)
