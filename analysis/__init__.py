@@ -2,7 +2,7 @@
 
     >>> from analysis import load_config, analyze_file
     >>> result = analyze_file("canary.yaml", "data.csv")
-    >>> result.verdict.value, result.score.score
+    >>> result.verdict.value, result.score
     >>> result.to_frame()
 """
 
@@ -24,7 +24,7 @@ from analysis.results import AnalysisResult, MetricResult
 from analysis.results.io import load_result
 from analysis.decision.scoring import Score
 from analysis.series import SamplePair, Series, Window
-from analysis.decision.verdict import Verdict, VerdictValue
+from analysis.decision.verdict import Decision, Verdict
 
 
 def analyze_file(config: str | Path | CanaryConfig, data: str | Path, window: Window | None = None) -> AnalysisResult:
@@ -48,6 +48,6 @@ def __getattr__(name: str):
 __all__ = [
     "AnalysisResult", "CanaryConfig", "CanaryError", "CollectorError", "ConfigError", "DataError", "FileCollector",
     "MetricConfig", "MetricResult", "PrometheusCollector", "SamplePair", "Score", "Series", "Thresholds", "UsageError", "Verdict",
-    "VerdictValue", "Window", "analyze", "analyze_file", "judge_pairs", "load_config", "load_result",
+    "Verdict", "Window", "analyze", "analyze_file", "judge_pairs", "load_config", "load_result",
     "parse_config", "__version__",
 ]

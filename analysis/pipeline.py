@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from typing import Callable, Mapping
 
-from judges import Classification, Judgement, JudgeParams, Statistics, get_judge
+from judges import Classification, Judgement, JudgeParams, Statistics, get_plugin
 
 from analysis.decision import scoring, verdict
 from analysis.collectors import Collector
@@ -38,20 +37,15 @@ def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair
                                                       "baseline_denominator": den.baseline.values,
                                                       "canary_denominator": den.canary.values})
     try:
-        fn = get_judge(m.judge)
-        if _paired(fn):
+        plugin = get_plugin(m.judge)
+        if plugin.paired:
             # a paired judge compares the two scopes timestamp by timestamp, never by position
             params = dataclasses.replace(params, options={**params.options,
                                                           **align(pair.baseline, pair.canary).options()})
-        return fn(pair.baseline.values, pair.canary.values, params)
+        return plugin.judge(pair.baseline.values, pair.canary.values, params)
     except Exception as e:  # a judge bug must fail closed, never pass
         return Judgement(Classification.ERROR, f"Classification of {m.name} failed: {type(e).__name__}: {e}",
                          critical=m.critical)
-
-
-def _paired(fn: Callable[..., Judgement]) -> bool:
-    """Whether a judge's module declares ``PAIRED = True``: it wants the samples aligned by timestamp."""
-    return bool(getattr(sys.modules.get(fn.__module__), "PAIRED", False))
 
 
 def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dict[str, Judgement]:
@@ -65,8 +59,8 @@ def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dic
     out: dict[str, Judgement] = {}
     for name, ms in groups.items():
         try:
-            many = getattr(sys.modules.get(get_judge(name).__module__), "judge_many", None)
-        except (KeyError, AttributeError):
+            many = get_plugin(name).judge_many
+        except KeyError:
             continue
         if many is None or len(ms) < 2:
             continue
@@ -115,7 +109,7 @@ def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Wind
     if few:
         warnings = warnings + (f"{len(few)} metric(s) returned fewer than 50 data points, which reduces confidence "
                                f"in the score: {', '.join(few[:5])}",)
-    return AnalysisResult(config_name=config.name, window=window, metrics=results, score=s, verdict=v,
+    return AnalysisResult(config_name=config.name, window=window, metrics=results, scores=s, decision=v,
                           thresholds=config.thresholds, engine_version=engine_version(), warnings=warnings,
                           pairs=pairs)
 

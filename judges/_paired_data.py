@@ -12,8 +12,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ._types import JudgeParams, NanStrategy, OutlierStrategy
-from .preprocessing import iqr_outliers
+from judges._types import JudgeParams, NanStrategy, OutlierStrategy
+from judges.preprocessing import iqr_outliers
 
 __all__ = ["Differences", "differences", "matched_share"]
 

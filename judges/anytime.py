@@ -11,6 +11,8 @@ thresholds do, as in the other judges.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import dataclasses
 import math
 
@@ -21,6 +23,7 @@ from judges._types import Classification, Direction, Judgement, JudgeParams, Nan
 from judges.preprocessing import median
 from judges.rate import counts, dispersion
 from judges.eprocess import SequentialResult, count_test, mean_test
+from judges.registry import JudgePlugin
 
 __all__ = ["judge_mean", "judge_rate"]
 
@@ -148,3 +151,27 @@ def judge_mean(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
                                 ci_upper=float(res.ci_upper[-1]), p_value=float(res.p_value[-1]),
                                 extra={"mean_ratio": ratio, "baseline_mean": float(np.mean(x)), **_path_extra(res)})
     return decide(dataclasses.replace(params, tolerance=0.0), stats, what="mean shift")
+
+
+@dataclass(frozen=True, slots=True)
+class SequentialRateOptions:
+    """``canary_share`` of the traffic when no denominators are given, ``overdispersion`` correction on or off,
+    ``concentration`` of the e-process' prior."""
+
+    canary_share: float = 0.5
+    overdispersion: bool = True
+    concentration: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class SequentialMeanOptions:
+    """``planned_n`` looks the mixture is tuned for, ``min_n`` points before any decision, ``autocorrelation``
+    prewhitening on or off."""
+
+    planned_n: int = 60
+    min_n: int = 10
+    autocorrelation: bool = True
+
+
+RATE_PLUGIN = JudgePlugin("sequential-rate", judge_rate, SequentialRateOptions)
+MEAN_PLUGIN = JudgePlugin("sequential-mean", judge_mean, SequentialMeanOptions)

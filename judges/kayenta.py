@@ -19,6 +19,7 @@ from judges._decision import decide, effect_size, error, shortcut
 from judges._types import Judgement, JudgeParams, Statistics
 from judges._zeroin import zeroin
 from judges.preprocessing import counts, median, prepare
+from judges.registry import JudgePlugin
 
 __all__ = ["WilcoxonCI", "judge", "wilcoxon_ci"]
 
@@ -197,3 +198,6 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
     stats = dataclasses.replace(stats, estimate=ci.estimate, ci_lower=ci.ci_lower, ci_upper=ci.ci_upper,
                                 extra={**extra, "bound": params.tolerance * abs(ci.estimate)})
     return decide(params, stats)
+
+
+PLUGIN = JudgePlugin("kayenta", judge)

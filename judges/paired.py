@@ -33,17 +33,17 @@ from typing import Any
 import numpy as np
 from scipy.stats import t as student_t
 
-from . import mann_whitney
-from ._decision import decide, error
-from ._paired_data import Differences, differences, matched_share
-from ._har import ChangePoint, change_point, ewc_bandwidth, ewc_lrv, null_draws, phi_key, quantile, tail_p
-from ._types import Classification, EffectMeasure, Judgement, JudgeParams, Statistics
-from .autocorrelation import lag1
-from .effect_size import cles, mean_ratio
+from judges import mann_whitney
+from judges._decision import decide, error
+from judges._paired_data import Differences, differences, matched_share
+from judges._har import ChangePoint, change_point, ewc_bandwidth, ewc_lrv, null_draws, phi_key, quantile, tail_p
+from judges.registry import JudgePlugin
+from judges._types import Classification, EffectMeasure, Judgement, JudgeParams, Statistics
+from judges.autocorrelation import lag1
+from judges.effect_size import cles, mean_ratio
 
-__all__ = ["MIN_CHANGE", "MIN_PAIRS", "PAIRED", "PairedTest", "judge", "paired_test"]
+__all__ = ["MIN_CHANGE", "MIN_PAIRS", "PLUGIN", "PairedTest", "judge", "paired_test"]
 
-PAIRED = True  # analysis.pipeline aligns this judge's samples by timestamp
 MIN_PAIRS = 3  # two degrees of freedom at least; below that an interval is all width
 MIN_SHARE = 0.5  # pairing that would drop more than half the shorter side loses to the unpaired test on all of it
 MIN_CHANGE = 10  # the change test needs points on both sides of a split
@@ -258,3 +258,7 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
         return level
     why = f"; a change within the window {where} (CUSUM p {test.p_change:.3g})"
     return dataclasses.replace(late, reason=late.reason + why)
+
+
+# options: those of the unpaired fall-back (``autocorrelation``); the pipeline adds the alignment at run time
+PLUGIN = JudgePlugin("paired", judge, mann_whitney.RankOptions, paired=True)

@@ -26,6 +26,7 @@ from judges._decision import _fmt, error, nodata
 from judges._types import Classification, Direction, Judgement, JudgeParams, NanStrategy, Statistics
 from judges.autocorrelation import value_vif
 from judges.preprocessing import median
+from judges.registry import JudgePlugin
 
 __all__ = ["RateCounts", "RateTest", "counts", "dispersion", "judge", "rate_test"]
 
@@ -233,3 +234,13 @@ def decide_ratio(params: JudgeParams, stats: Statistics, B: float, C: float, Nb:
         return Judgement(Classification.LOW, f"{params.name} is lower{' (critical)' if critical else ''}: {what}",
                          critical=critical, statistics=stats)
     return Judgement(Classification.PASS, "", statistics=stats)
+
+
+@dataclass(frozen=True, slots=True)
+class RateOptions:
+    """``overdispersion``: widen the test for errors clustered in time (default on)."""
+
+    overdispersion: bool = True
+
+
+PLUGIN = JudgePlugin("rate", judge, RateOptions)

@@ -153,16 +153,16 @@ def _sliding(minutes=60, interval=15):
 def test_all_intervals_pass(tmp_path):
     run = run_intervals(_config(), _write(tmp_path, {}), _sliding())
     assert isinstance(run, IntervalRun) and run.scores == (100, 100, 100, 100)
-    assert run.verdict.value.value == "pass" and run.exit_code == 0 and not run.stopped_early
-    assert run.verdict.reason == "Final canary score 100 met or exceeded the pass score threshold."
+    assert run.verdict.value == "pass" and run.exit_code == 0 and not run.stopped_early
+    assert run.reason == "Final canary score 100 met or exceeded the pass score threshold."
 
 
 def test_fails_fast_at_the_first_interval_at_or_below_marginal(tmp_path):
     # one metric of four goes bad at 30 min: score 75 == marginal still stops (Kayenta's <=)
     run = run_intervals(_config(), _write(tmp_path, {0: 30}), _sliding())
     assert run.scores == (100, 100, 75) and run.stopped_early
-    assert run.verdict.value.value == "fail" and run.exit_code == 1
-    assert run.verdict.reason.startswith("Final canary score 75 is not above the marginal score threshold.")
+    assert run.verdict.value == "fail" and run.exit_code == 1
+    assert run.reason.startswith("Final canary score 75 is not above the marginal score threshold.")
     assert len(run.intervals) == 3 and run.result.window == Window(T0 + 30 * MIN, T0 + 45 * MIN)
 
 
@@ -172,16 +172,16 @@ def test_the_final_verdict_comes_from_the_last_interval_and_a_marginal_one_fails
                         "metrics": [{"name": f"m{i}", "direction": "increase"} for i in range(4)]})
     run = run_intervals(cfg, _write(tmp_path, {2: 45}), _sliding())
     assert run.scores == (100, 100, 100, 75)
-    assert run.intervals[-1].verdict.value.value == "marginal"
-    assert run.verdict.value.value == "fail"
-    assert run.verdict.reason == "Final canary score 75 is below the pass score threshold."
+    assert run.intervals[-1].verdict.value == "marginal"
+    assert run.verdict.value == "fail"
+    assert run.reason == "Final canary score 75 is below the pass score threshold."
 
 
 def test_an_interval_without_data_stops_the_run_and_fails_closed(tmp_path):
     run = run_intervals(_config(), _write(tmp_path, {}, minutes=25), _sliding())
     assert run.scores[:2] == (100, 100) and len(run.intervals) == 3 and run.stopped_early
-    assert run.verdict.value.value == "nodata" and run.exit_code == 4
-    assert run.verdict.reason.startswith("interval 3 of 4:")
+    assert run.verdict.value == "nodata" and run.exit_code == 4
+    assert run.reason.startswith("interval 3 of 4:")
 
 
 def test_growing_windows_keep_the_start(tmp_path):

@@ -127,7 +127,7 @@ def test_the_pipeline_applies_holm_by_default_and_can_be_switched_off():
     m0 = on.metric("m0")
     assert m0.classification is Classification.PASS and "Holm-adjusted p" in m0.reason
     assert m0.p_adjusted == pytest.approx(min(1.0, 12 * m0.statistics.p_value))
-    assert on.verdict.value.value == "pass" and alone.verdict.value.value != "pass"
+    assert on.verdict.value == "pass" and alone.verdict.value != "pass"
     big = judge_pairs(_config(names), _pairs({**shifts, "m0": 0.2}), None)
     assert big.metric("m0").classification is Classification.HIGH
     assert big.metric("m0").to_dict()["p_adjusted"] <= 0.05

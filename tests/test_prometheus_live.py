@@ -91,7 +91,7 @@ def test_live_scrape_is_collected_judged_and_run_in_realtime(prometheus_factory,
                         "--lifetime", "4s", "--interval", "2s", "--json", "-"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stderr.count("waiting until") == 2
+    assert r.stderr.count("waiting until") >= 1  # the second wait is skipped when judging the first took 2 s (a loaded machine)
     assert [line.split()[1] for line in r.stderr.splitlines() if line.startswith("interval ") and "/2  " in line] \
         == ["1/2", "2/2"]
     run = json.loads(r.stdout)

@@ -213,9 +213,9 @@ def test_interval_runs_write_the_reports_of_the_final_verdict(tmp_path, capsys, 
     assert "interval 1/2" in out
     final = load_result(tmp_path / "run.json")  # an interval run's JSON is a result with the intervals added
     assert rc == final.exit_code
-    assert f"<title>{final.verdict.value.value.upper()}" in (tmp_path / "r.html").read_text()
+    assert f"<title>{final.verdict.value.upper()}" in (tmp_path / "r.html").read_text()
     props = {p.get("name"): p.get("value") for p in ET.parse(tmp_path / "j.xml").getroot().iter("property")}
-    assert props["verdict"] == final.verdict.value.value
+    assert props["verdict"] == final.verdict.value
 
 
 def test_a_result_nested_too_deeply_is_a_data_error(tmp_path):

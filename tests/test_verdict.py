@@ -6,7 +6,7 @@ import pytest
 
 from analysis.config import Thresholds
 from analysis.decision.scoring import Scored, score
-from analysis.decision.verdict import VerdictValue, decide
+from analysis.decision.verdict import Verdict, decide
 from judges import Classification as C
 
 T = Thresholds(95, 75)
@@ -18,54 +18,54 @@ def verdict(results, critical_failures=(), weights=None):
 
 def test_thresholds():
     passes = [Scored(f"p{i}", "g", C.PASS) for i in range(19)]
-    assert verdict(passes + [Scored("h", "g", C.HIGH)]).value is VerdictValue.PASS  # 95.0
-    assert verdict(passes[:9] + [Scored("h", "g", C.HIGH)]).value is VerdictValue.MARGINAL  # 90
-    assert verdict(passes[:2] + [Scored("h", "g", C.HIGH)]).value is VerdictValue.FAIL  # 66.67
+    assert verdict(passes + [Scored("h", "g", C.HIGH)]).verdict is Verdict.PASS  # 95.0
+    assert verdict(passes[:9] + [Scored("h", "g", C.HIGH)]).verdict is Verdict.MARGINAL  # 90
+    assert verdict(passes[:2] + [Scored("h", "g", C.HIGH)]).verdict is Verdict.FAIL  # 66.67
 
 
 def test_critical_failure_fails_even_with_a_high_score():
     rs = [Scored(f"p{i}", "g", C.PASS) for i in range(50)] + [Scored("c", "g", C.HIGH, critical_metric=True)]
     v = verdict(rs, ["c"])
-    assert v.value is VerdictValue.FAIL and v.exit_code == 1 and "c" in v.reason
+    assert v.verdict is Verdict.FAIL and v.exit_code == 1 and "c" in v.reason
 
 
-@pytest.mark.parametrize("label, expected", [(C.NODATA, VerdictValue.NODATA), (C.ERROR, VerdictValue.ERROR)])
+@pytest.mark.parametrize("label, expected", [(C.NODATA, Verdict.NODATA), (C.ERROR, Verdict.ERROR)])
 def test_critical_metric_without_result_never_passes(label, expected):
     rs = [Scored(f"p{i}", "g", C.PASS) for i in range(10)] + [Scored("c", "g", label, critical_metric=True)]
     v = verdict(rs)
-    assert v.value is expected and v.exit_code == 4
+    assert v.verdict is expected and v.exit_code == 4
 
 
 def test_error_on_any_metric_blocks_a_pass():
     rs = [Scored(f"p{i}", "g", C.PASS) for i in range(10)] + [Scored("e", "g", C.ERROR)]
     v = verdict(rs)
-    assert v.value is VerdictValue.ERROR and "e" in v.reason
+    assert v.verdict is Verdict.ERROR and "e" in v.reason
 
 
 def test_error_does_not_hide_a_fail():
     rs = [Scored("h1", "g", C.HIGH), Scored("h2", "g", C.HIGH), Scored("e", "g", C.ERROR)]
-    assert verdict(rs).value is VerdictValue.FAIL
+    assert verdict(rs).verdict is Verdict.FAIL
 
 
 def test_half_nodata_is_nodata():
     rs = [Scored("a", "g", C.PASS), Scored("b", "g", C.NODATA), Scored("c", "g", C.NODATA)]
     v = verdict(rs)
-    assert v.value is VerdictValue.NODATA and v.exit_code == 4
+    assert v.verdict is Verdict.NODATA and v.exit_code == 4
 
 
 def test_some_nodata_can_pass_but_is_reported():
     rs = [Scored(f"p{i}", "g", C.PASS) for i in range(5)] + [Scored("n", "g", C.NODATA)]
     v = verdict(rs)
-    assert v.value is VerdictValue.PASS and "without data" in v.reason
+    assert v.verdict is Verdict.PASS and "without data" in v.reason
 
 
 def test_must_have_data_missing_never_passes():
     rs = [Scored(f"p{i}", "g", C.PASS) for i in range(40)] + [Scored("n", "g", C.NODATA, must_have_data=True)]
-    assert verdict(rs).value is not VerdictValue.PASS
+    assert verdict(rs).verdict is not Verdict.PASS
 
 
 def test_all_muted_is_nodata():
-    assert verdict([Scored("a", "g", C.PASS, muted=True)]).value is VerdictValue.NODATA
+    assert verdict([Scored("a", "g", C.PASS, muted=True)]).verdict is Verdict.NODATA
 
 
 def test_a_denominator_the_collector_left_out_is_an_error_never_a_pass():
@@ -81,4 +81,4 @@ def test_a_denominator_the_collector_left_out_is_an_error_never_a_pass():
     result = judge_pairs(cfg, {"errors": SamplePair("errors", s, s)}, None)
     assert result.metric("errors").classification is C.ERROR
     assert "denominator requests failed" in result.metric("errors").reason
-    assert result.verdict.value is not VerdictValue.PASS
+    assert result.verdict.value is not Verdict.PASS

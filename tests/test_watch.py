@@ -93,7 +93,7 @@ def test_a_latency_regression_stops_the_watch_early(tmp_path, config_path):
     c = FileCollector(data)
     w = c.window()
     res = watch(load_config(config_path), c, w.start, w.end, 60.0)
-    assert res.result.verdict.value.value == "fail" and res.stopped_early
+    assert res.result.verdict.value == "fail" and res.stopped_early
     assert res.looks[-1].flagged == ("latency_ms",) and len(res.looks) < 40
     assert all(look.verdict == "pass" for look in res.looks[:10])  # burn-in: no early look can reject
 
@@ -104,7 +104,7 @@ def test_margin_gives_a_conclusive_pass(tmp_path, config_path):
     w = c.window()
     cfg = load_config(config_path)
     res = watch(cfg.with_overrides(metrics=cfg.metrics[:1]), c, w.start, w.end, 60.0, margin=0.05)
-    assert res.stopped_early and res.result.verdict.value.value == "pass"
+    assert res.stopped_early and res.result.verdict.value == "pass"
     assert res.reason.startswith("conclusive pass")
 
 
@@ -115,7 +115,7 @@ def test_false_alarms_under_continuous_looking_stay_at_alpha(tmp_path, config_pa
     for r in range(runs):
         c = FileCollector(write_release(tmp_path / f"aa{r}.csv", rng, steps=60))
         w = c.window()
-        failed += watch(cfg, c, w.start, w.end, 60.0).result.verdict.value.value != "pass"
+        failed += watch(cfg, c, w.start, w.end, 60.0).result.verdict.value != "pass"
     assert failed <= 4  # alpha 0.05: 2 expected at most, 4 is its binomial 95th percentile
 
 

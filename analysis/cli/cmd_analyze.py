@@ -12,7 +12,8 @@ from analysis.errors import UsageError
 from analysis.results import AnalysisResult
 from analysis.output import check_target, write_atomic
 from analysis.cli.cmd_report import report_options, write_requested
-from analysis.cli.cmd_source import SourceOptions, source_options
+from analysis.cli.cmd_source import source_options
+from analysis.runs.source import SourceOptions
 
 
 def _progress(total: int):
@@ -62,8 +63,8 @@ def analyze(config: str, data: str | None, json_path: str | None, json_no_data: 
     from analysis.cli.cmd_source import run_analyze
 
     cfg = load_config(config)
-    return run_analyze(cfg, data, SourceOptions(**source), json_path, not json_no_data, only_failed,
-                       _progress(len(cfg.metrics)))
+    return run_analyze(cfg, SourceOptions(data=data, **source), json_path,  # type: ignore[arg-type]
+                       not json_no_data, only_failed, _progress(len(cfg.metrics)))
 
 
 def describe(cfg: CanaryConfig) -> str:
@@ -116,7 +117,7 @@ def demo(json_dir: str | None) -> int:
         result = analyze_file(cfg, d / f"{scenario}.csv")
         emit(result, str(Path(json_dir) / f"{scenario}.json") if json_dir else None)
         click.echo("")
-        outcomes.append((scenario, expect, result.verdict.value.value))
+        outcomes.append((scenario, expect, result.verdict.value))
     click.echo("demo summary:")
     ok = True
     for scenario, expect, got in outcomes:

@@ -9,7 +9,7 @@ import click
 from analysis.config import load_config
 from analysis.errors import UsageError
 from analysis.output import check_target, write_atomic
-from analysis.cli.cmd_source import _duration
+from analysis.runs.source import SourceOptions, duration as _duration
 
 
 def _pct(v: float) -> str:
@@ -69,8 +69,7 @@ def plan(config: str, data: str, duration: str | None, effect: float | None, spl
     """
     import json
 
-    from analysis.collectors.file import FileCollector
-    from analysis.runs.plan import plan as run
+    from analysis.runs.plan import plan_source
 
     check_target(json_path)
     cfg = load_config(config)
@@ -85,7 +84,7 @@ def plan(config: str, data: str, duration: str | None, effect: float | None, spl
         raise UsageError("--split must be in (0, 1)")
     if not 0.5 <= power < 1:
         raise UsageError("--power must be in [0.5, 1)")
-    result = run(cfg, FileCollector(data), duration=seconds, effect=effect, split=split, power=power)
+    result = plan_source(cfg, SourceOptions(data=data), duration=seconds, effect=effect, split=split, power=power)
     text = json.dumps(result.to_dict(), indent=2, allow_nan=False)
     if json_path == "-":
         click.echo(render(result), err=True)

@@ -49,7 +49,7 @@ def rollout(config: str, prometheus_url: str | None, state: str | None, resume: 
     running), 3 paused on a marginal verdict, 4 no verdict reached (the router is left at the last safe weights).
     Progress is a live status line on a terminal, JSON lines otherwise.
     """
-    from analysis.rollout import Rollout, prometheus_analyzer
+    from analysis.rollout import Rollout, source_analyzer
     from analysis.rollout.settings import service_name
     from analysis.rollout.progress import JsonLines, LiveProgress
 
@@ -63,7 +63,7 @@ def rollout(config: str, prometheus_url: str | None, state: str | None, resume: 
 
     # built first, so a missing or bad Prometheus URL is a config error before any weight moves;
     # --abort only rolls back and needs no Prometheus
-    analyzer = _no_analysis if abort else prometheus_analyzer(cfg)
+    analyzer = _no_analysis if abort else source_analyzer(cfg)
     stream = sys.stderr if json_path == "-" else sys.stdout  # stdout then carries the result document only
     tty = stream.isatty()
     observer = LiveProgress(stream, show_end=False) if tty else JsonLines(stream)

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import click
 
 from analysis.config import load_config
-from analysis.errors import UsageError
 from analysis.output import check_target, write_atomic
-from analysis.cli.cmd_source import _duration, _prometheus_options
-
-
-def _file_step(collector) -> float:
-    ts = collector.frame["timestamp"].to_numpy()
-    import numpy as np
-
-    diffs = np.diff(np.unique(ts))
-    return float(np.median(diffs)) if diffs.size else 60.0
+from analysis.cli.cmd_source import _prometheus_options
+from analysis.runs.source import SourceOptions
 
 
 @click.command()
@@ -44,50 +35,11 @@ def watch(config: str, data: str | None, duration: str | None, margin: float | N
 
     Exit codes: 0 pass, 1 fail, 2 usage or config error, 3 marginal, 4 nodata or error.
     """
-    from analysis.runs.intervals import parse_instant
     from analysis.cli.terminal import render
-    from analysis.runs.watch import watch as run
-    from analysis.cli.cmd_source import SourceOptions, prometheus_collector, with_prometheus_overrides
+    from analysis.runs.watch import watch_source
 
-    opts = SourceOptions(**{k: v for k, v in source.items()})  # type: ignore[arg-type]
     check_target(json_path)
-    cfg = load_config(config)
-    now = time.time()
-    if margin is not None and not 0 < margin < 10:
-        raise UsageError("--margin must be a relative change in (0, 10), e.g. 0.05")
-    if data:
-        if opts.prometheus_url:
-            raise UsageError("give either --data or --prometheus-url, not both")
-        from analysis.collectors.file import FileCollector
-
-        collector = FileCollector(data)
-        recorded = collector.window()
-        start = parse_instant(opts.start, now, "--start") if opts.start else recorded.start
-        if opts.end:
-            end = parse_instant(opts.end, now, "--end")
-        elif duration:
-            end = start + (_duration(duration, "--duration") or 0.0)
-        else:
-            end = recorded.end
-        step = _duration(opts.step, "--step") or _file_step(collector)
-        sleep = None
-    else:
-        cfg = with_prometheus_overrides(cfg, opts)
-        if not cfg.prometheus.url:
-            raise UsageError("give the data to watch: --data PATH, or --prometheus-url URL (or prometheus.url) "
-                             "with --start and --end or --duration")
-        start = parse_instant(opts.start, now, "--start") if opts.start else now
-        if opts.end:
-            end = parse_instant(opts.end, now, "--end")
-        elif duration:
-            end = start + (_duration(duration, "--duration") or 0.0)
-        else:
-            raise UsageError("say how long to watch: --end TIME or --duration DURATION")
-        step = cfg.prometheus.step
-        collector = prometheus_collector(cfg)
-        sleep = time.sleep
-    if end <= start:
-        raise UsageError("the watch must end after it starts (--start, --end, --duration)")
+    opts = SourceOptions(data=data, **source)  # type: ignore[arg-type]
     to_stderr = json_path == "-"
 
     def on_look(look, result) -> None:
@@ -99,12 +51,7 @@ def watch(config: str, data: str | None, duration: str | None, margin: float | N
         seen.append(look)
 
     seen: list = []
-    try:
-        out = run(cfg, collector, start, end, step, margin=margin, sleep=sleep, on_look=on_look)
-    finally:
-        close = getattr(collector, "close", None)
-        if close is not None:
-            close()
+    out = watch_source(load_config(config), opts, duration=duration, margin=margin, on_look=on_look)
     stream = sys.stderr if to_stderr else sys.stdout
     click.echo(f"\nwatch: {out.reason}\n", err=to_stderr)
     click.echo(render(out.result, color=stream.isatty()), err=to_stderr)

@@ -76,14 +76,14 @@ def render(result: AnalysisResult, color: bool = False, only_failed: bool = Fals
             text = f"  {m.name} [{m.classification.value}]: {note}"
             lines.append(text if len(text) <= width * 3 else text[: width * 3 - 1] + "…")
     lines.append("")
-    weights = {g: result.score.groups[g] for g in result.score.groups}
+    weights = {g: result.group_scores[g] for g in result.group_scores}
     if weights:
         lines.append("groups: " + ", ".join(f"{g} {fmt(v, 4)}" for g, v in weights.items()))
     for wmsg in result.warnings:
         lines.append(f"warning: {wmsg}")
-    v = result.verdict.value.value
-    lines.append(f"verdict: {style(v.upper(), v)}  score {result.score.score:g}/100  "
+    v = result.verdict.value
+    lines.append(f"verdict: {style(v.upper(), v)}  score {result.score:g}/100  "
                  f"(pass >= {result.thresholds.pass_:g}, marginal >= {result.thresholds.marginal:g})  "
                  f"exit {result.exit_code}")
-    lines.append(f"reason: {result.verdict.reason}")
+    lines.append(f"reason: {result.reason}")
     return "\n".join(lines)

@@ -299,6 +299,16 @@ class PrometheusCollector:
             time.sleep(pause)
 
 
+def open_prometheus(config: CanaryConfig, options: Mapping[str, Any]) -> PrometheusCollector:
+    """Entry point of the ``prometheus`` collector: settings come from the config's ``prometheus:`` section."""
+    if options:
+        raise ConfigError(f"{config.source}: collector.options.{sorted(options)[0]}: the prometheus collector takes "
+                          f"its settings from the prometheus: section, not collector.options")
+    collector = PrometheusCollector.from_config(config)
+    collector.queries(config.metrics)  # expand every query once: template errors exit 2 before any fetch
+    return collector
+
+
 class _Timeout(Exception):
     pass
 

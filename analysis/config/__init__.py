@@ -18,6 +18,7 @@ from judges import (
     NanStrategy,
     OutlierStrategy,
     available as available_judges,
+    get_plugin,
 )
 
 from analysis.config._reader import Reader
@@ -77,6 +78,14 @@ class PrometheusSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CollectorSettings:
+    """The ``collector:`` section: which collector plugin to open and its options (default: Prometheus)."""
+
+    name: str = "prometheus"
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class CanaryConfig:
     """A validated config. ``source`` is the file it came from (for messages)."""
 
@@ -92,6 +101,7 @@ class CanaryConfig:
     alpha: float = 0.05
     rollout: Any = None
     source: str = "<config>"
+    collector: CollectorSettings | None = None
 
     def metric(self, name: str) -> MetricConfig:
         for m in self.metrics:
@@ -160,6 +170,10 @@ def _metric(r: Reader, defaults: Mapping[str, Any]) -> MetricConfig:
         min_ratio=r.num("min_ratio", None, lo=0.0),
     )
     options = r.mapping("options", {})
+    try:
+        options = get_plugin(judge).parse_options(options)
+    except ValueError as e:
+        raise ConfigError(f"{r.source}: {r.key('options')}.{e}") from None
     if judge == "threshold" and all(params[k] is None for k in ("upper", "lower", "max_ratio", "min_ratio")):
         raise r.error("a threshold metric needs at least one of upper, lower, max_ratio, min_ratio")
     if params["upper"] is not None and params["lower"] is not None and params["lower"] > params["upper"]:
@@ -288,13 +302,25 @@ def parse_config(data: Any, source: str = "<config>") -> CanaryConfig:
             scopes[scope] = _string_map(scopes_r.child(scope), "scope labels")
         scopes_r.finish()
     variables = _string_map(top.child("variables", None), "variables")
+    collector = _collector(top.child("collector", None))
     rollout = top.raw("rollout", None)
     if rollout is not None:
         rollout = _parse_rollout(rollout, source)
     top.finish()
     return CanaryConfig(name=name, description=description, metrics=metrics_t, group_weights=weights,
                         thresholds=thresholds, prometheus=prometheus, scopes=scopes, variables=variables,
-                        holm=holm, alpha=alpha, rollout=rollout, source=source)
+                        holm=holm, alpha=alpha, rollout=rollout, source=source, collector=collector)
+
+
+def _collector(r: Reader | None) -> CollectorSettings | None:
+    if r is None:
+        return None
+    name = r.str("name")
+    if not name.strip():
+        raise r.error("must not be empty", "name")
+    options = dict(r.mapping("options", {}))
+    r.finish()
+    return CollectorSettings(name, options)
 
 
 def _parse_rollout(data: Any, source: str) -> Any:

@@ -36,13 +36,13 @@ class Scored:
 class Score:
     """Run score 0-100, per-group scores, and why the score was overridden (if it was)."""
 
-    score: float
+    total: float
     groups: Mapping[str, float] = field(default_factory=dict)
     groups_nodata: Mapping[str, bool] = field(default_factory=dict)
     override: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"score": self.score, "groups": dict(self.groups), "override": self.override or None}
+        return {"score": self.total, "groups": dict(self.groups), "override": self.override or None}
 
 
 def round_half_up(x: float, places: int = 2) -> float:

@@ -22,63 +22,71 @@ from analysis.config import Thresholds
 from analysis.decision.scoring import Score, Scored
 
 
-class VerdictValue(StrEnum):
+class Verdict(StrEnum):
+    """The run's outcome."""
+
     PASS = "pass"
     MARGINAL = "marginal"
     FAIL = "fail"
     NODATA = "nodata"
     ERROR = "error"
 
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self]
 
-EXIT_CODES = {VerdictValue.PASS: 0, VerdictValue.FAIL: 1, VerdictValue.MARGINAL: 3,
-              VerdictValue.NODATA: 4, VerdictValue.ERROR: 4}
+
+EXIT_CODES = {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.MARGINAL: 3,
+              Verdict.NODATA: 4, Verdict.ERROR: 4}
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
-    value: VerdictValue
+class Decision:
+    """The run verdict and why."""
+
+    verdict: Verdict
     reason: str
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.value]
+        return EXIT_CODES[self.verdict]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"verdict": self.value.value, "reason": self.reason, "exit_code": self.exit_code}
+        return {"verdict": self.verdict.value, "reason": self.reason, "exit_code": self.exit_code}
 
 
 def decide(results: Sequence[Scored], critical_failures: Sequence[str], score: Score,
-           thresholds: Thresholds) -> Verdict:
+           thresholds: Thresholds) -> Decision:
     """The verdict for one analysis (see the module docstring for the rules)."""
     scored = [r for r in results if not r.muted]
     if critical_failures:
-        return Verdict(VerdictValue.FAIL, f"critical metric {critical_failures[0]} failed; score set to 0")
+        return Decision(Verdict.FAIL, f"critical metric {critical_failures[0]} failed; score set to 0")
     for r in scored:
         if r.critical_metric and r.classification is Classification.NODATA:
-            return Verdict(VerdictValue.NODATA, f"critical metric {r.name} has no data")
+            return Decision(Verdict.NODATA, f"critical metric {r.name} has no data")
         if r.critical_metric and r.classification is Classification.ERROR:
-            return Verdict(VerdictValue.ERROR, f"critical metric {r.name} could not be judged")
+            return Decision(Verdict.ERROR, f"critical metric {r.name} could not be judged")
     nodata = [r.name for r in scored if r.classification is Classification.NODATA]
     if not scored or (score.override and nodata and len(nodata) * 2 >= len(scored)):
-        return Verdict(VerdictValue.NODATA, score.override or "no metric is scored")
+        return Decision(Verdict.NODATA, score.override or "no metric is scored")
     errors = [r.name for r in scored if r.classification is Classification.ERROR]
     if len(errors) == len(scored):  # nothing was judged (e.g. the source is down): no score to speak of
-        return Verdict(VerdictValue.ERROR, f"no metric could be judged: {', '.join(errors[:5])}"
+        return Decision(Verdict.ERROR, f"no metric could be judged: {', '.join(errors[:5])}"
                                            + (f" and {len(errors) - 5} more" if len(errors) > 5 else ""))
-    s = score.score
+    s = score.total
     if s >= thresholds.pass_:
-        value, reason = VerdictValue.PASS, f"score {s:g} >= pass threshold {thresholds.pass_:g}"
+        value, reason = Verdict.PASS, f"score {s:g} >= pass threshold {thresholds.pass_:g}"
     elif s >= thresholds.marginal:
-        value, reason = VerdictValue.MARGINAL, \
+        value, reason = Verdict.MARGINAL, \
             f"score {s:g} is below the pass threshold {thresholds.pass_:g} (marginal >= {thresholds.marginal:g})"
     else:
-        return Verdict(VerdictValue.FAIL, f"score {s:g} < marginal threshold {thresholds.marginal:g}")
+        return Decision(Verdict.FAIL, f"score {s:g} < marginal threshold {thresholds.marginal:g}")
     if errors:
-        return Verdict(VerdictValue.ERROR, f"{value.value} on the rest, but {len(errors)} metric(s) could not be "
+        return Decision(Verdict.ERROR, f"{value.value} on the rest, but {len(errors)} metric(s) could not be "
                                            f"judged: {', '.join(errors[:5])}")
     missing = [r.name for r in scored if r.classification is Classification.NODATA and r.must_have_data]
     if missing:
-        return Verdict(VerdictValue.NODATA, f"must-have-data metric(s) without data: {', '.join(missing[:5])}")
+        return Decision(Verdict.NODATA, f"must-have-data metric(s) without data: {', '.join(missing[:5])}")
     if nodata:
         reason += f"; {len(nodata)} metric(s) without data were not scored: {', '.join(nodata[:5])}"
-    return Verdict(value, reason)
+    return Decision(value, reason)

@@ -60,8 +60,8 @@ def render_junit(result: AnalysisResult) -> str:
         attrs["timestamp"] = result.window.to_dict()["end"].rstrip("Z")
     suite = ET.SubElement(suites, "testsuite", attrs)
     props = ET.SubElement(suite, "properties")
-    for k, v in (("verdict", result.verdict.value.value), ("verdict_reason", result.verdict.reason),
-                 ("score", fmt(result.score.score)), ("threshold_pass", f"{result.thresholds.pass_:g}"),
+    for k, v in (("verdict", result.verdict.value), ("verdict_reason", result.reason),
+                 ("score", fmt(result.score)), ("threshold_pass", f"{result.thresholds.pass_:g}"),
                  ("threshold_marginal", f"{result.thresholds.marginal:g}"), ("exit_code", str(result.exit_code)),
                  ("config", result.config_name), ("engine_version", result.engine_version)):
         ET.SubElement(props, "property", name=k, value=_x(v))

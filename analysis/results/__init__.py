@@ -12,7 +12,7 @@ from judges import Classification, Judgement, Statistics, json_number
 from analysis.config import Thresholds
 from analysis.decision.scoring import Score
 from analysis.series import SamplePair, Window
-from analysis.decision.verdict import Verdict
+from analysis.decision.verdict import Decision, Verdict
 
 STAT_KEYS = ("n_baseline", "n_canary", "estimate", "ci_lower", "ci_upper", "p_value", "effect_size",
              "baseline_median", "canary_median")
@@ -70,6 +70,21 @@ class MetricResult:
         return d
 
 
+class Metrics(tuple[MetricResult, ...]):
+    """The metric results in config order; also indexed by name: ``result.metrics["latency_p99"]``."""
+
+    def __getitem__(self, key):  # type: ignore[override]
+        if isinstance(key, str):
+            for m in self:
+                if m.name == key:
+                    return m
+            raise KeyError(f"no metric named {key!r}; metrics: {', '.join(m.name for m in self)}")
+        return tuple.__getitem__(self, key)
+
+    def names(self) -> list[str]:
+        return [m.name for m in self]
+
+
 @dataclass(frozen=True, slots=True)
 class AnalysisResult:
     """A whole analysis: verdict, score, groups and every metric's result.
@@ -79,23 +94,50 @@ class AnalysisResult:
 
     config_name: str
     window: Window | None
-    metrics: tuple[MetricResult, ...]
-    score: Score
-    verdict: Verdict
+    metrics: Metrics
+    scores: Score
+    decision: Decision
     thresholds: Thresholds
     engine_version: str
     warnings: tuple[str, ...] = ()
     pairs: Mapping[str, SamplePair] = field(default_factory=dict, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.metrics, Metrics):
+            object.__setattr__(self, "metrics", Metrics(self.metrics))
+
+    @property
+    def verdict(self) -> Verdict:
+        """``pass``, ``marginal``, ``fail``, ``nodata`` or ``error``."""
+        return self.decision.verdict
+
+    @property
+    def reason(self) -> str:
+        """Why the run got its verdict, in one sentence."""
+        return self.decision.reason
+
+    @property
+    def score(self) -> float:
+        """The 0-100 score (Kayenta's weighted group score)."""
+        return self.scores.total
+
+    @property
+    def group_scores(self) -> Mapping[str, float]:
+        return self.scores.groups
+
     @property
     def exit_code(self) -> int:
-        return self.verdict.exit_code
+        return self.decision.exit_code
 
     def metric(self, name: str) -> MetricResult:
-        for m in self.metrics:
-            if m.name == name:
-                return m
-        raise KeyError(f"no metric named {name!r}; metrics: {', '.join(m.name for m in self.metrics)}")
+        return self.metrics[name]
+
+    def summary(self) -> str:
+        """A few lines for people: verdict, score, reason, and every metric that did not pass with its reason."""
+        lines = [f"{self.config_name}: {self.verdict.value.upper()} (score {self.score:g}/100): {self.reason}"]
+        lines += [f"  {m.name}: {m.classification.value}: {m.reason}" for m in self.metrics
+                  if m.classification is not Classification.PASS]
+        return "\n".join(lines)
 
     def to_dict(self, include_data: bool = False) -> dict[str, Any]:
         metrics = []
@@ -106,13 +148,13 @@ class AnalysisResult:
                 d["data"] = {"baseline": p.baseline.to_dict(), "canary": p.canary.to_dict()}
             metrics.append(d)
         return {
-            "verdict": self.verdict.value.value,
-            "reason": self.verdict.reason,
+            "verdict": self.verdict.value,
+            "reason": self.reason,
             "exit_code": self.exit_code,
-            "score": self.score.score,
-            "score_override": self.score.override or None,
+            "score": self.score,
+            "score_override": self.scores.override or None,
             "thresholds": self.thresholds.to_dict(),
-            "groups": dict(self.score.groups),
+            "groups": dict(self.group_scores),
             "config": self.config_name,
             "window": self.window.to_dict() if self.window else None,
             "engine_version": self.engine_version,
@@ -152,8 +194,8 @@ class AnalysisResult:
         for m in self.metrics:
             counts[m.classification.value] = counts.get(m.classification.value, 0) + 1
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
-        return (f"<AnalysisResult {self.config_name!r}: {self.verdict.value.value.upper()} "
-                f"score {self.score.score:g} ({summary})>")
+        return (f"<AnalysisResult {self.config_name!r}: {self.verdict.value.upper()} "
+                f"score {self.score:g} ({summary})>")
 
     def _repr_html_(self) -> str:
         """Jupyter's rich view: verdict, score, groups and the metric table with sparklines, failing first."""

@@ -21,7 +21,7 @@ from analysis.errors import DataError, parse_json, read_text
 from analysis.results import STAT_KEYS, AnalysisResult, MetricResult
 from analysis.decision.scoring import Score
 from analysis.series import SCOPES, SamplePair, Series, Window
-from analysis.decision.verdict import Verdict, VerdictValue
+from analysis.decision.verdict import Decision, Verdict
 
 __all__ = ["load_result", "result_from_dict"]
 
@@ -207,7 +207,7 @@ def result_from_dict(data: Any, source: str = "<result>") -> AnalysisResult:
     groups_at = top.child("groups")
     groups = {} if groups_at is None else {str(g): groups_at.number(g, 0.0) for g in groups_at.data}
     score = Score(top.number("score", 0.0), groups, override=top.text("score_override", ""))
-    verdict = Verdict(_choice(top, "verdict", VerdictValue), top.text("reason", ""))
+    verdict = Decision(_choice(top, "verdict", Verdict), top.text("reason", ""))
     window = None
     w = top.child("window")
     if w is not None:
@@ -217,7 +217,7 @@ def result_from_dict(data: Any, source: str = "<result>") -> AnalysisResult:
                 raise w.fail("end", "is before start")
             window = Window(start, end)
     return AnalysisResult(config_name=top.text("config", "canary"), window=window, metrics=tuple(metrics),
-                          score=score, verdict=verdict, thresholds=thresholds,
+                          scores=score, decision=verdict, thresholds=thresholds,
                           engine_version=top.text("engine_version", ""), warnings=top.strings("warnings"),
                           pairs=pairs)
 

@@ -1,4 +1,4 @@
-"""The analysis a rollout runs at each stage: the config's metrics from Prometheus over the stage's windows.
+"""The analysis a rollout runs at each stage: the config's metrics from its collector over the stage's windows.
 
 The baseline and the canary are usually judged over one window. Blue-green's post-promotion analysis judges
 green after the switch against blue before it, so the two scopes are fetched over two windows and paired.
@@ -62,11 +62,14 @@ def make_analyzer(config: CanaryConfig, collector: Any) -> Callable[[Window, Win
     return analyze
 
 
-def prometheus_analyzer(config: CanaryConfig) -> Callable[[Window, Window], Any]:
-    """The analyzer for ``canary rollout``: a ``PrometheusCollector`` at ``query_step``."""
-    from analysis.collectors.prometheus import PrometheusCollector
+def source_analyzer(config: CanaryConfig) -> Callable[[Window, Window], Any]:
+    """The analyzer for ``canary rollout``: the config's collector (Prometheus unless ``collector:`` names
+    another), with Prometheus queried at ``query_step``. A missing or bad source is a config error before any
+    weight moves."""
+    from analysis.collectors import open_collector
 
     step = query_step(config, config.rollout.interval)
-    settings = dataclasses.replace(config.prometheus, step=step)
-    return make_analyzer(config, PrometheusCollector(settings, config.scopes or None, config.variables,
-                                                     config.source))
+    cfg = config.with_overrides(prometheus=dataclasses.replace(config.prometheus, step=step))
+    chosen = cfg.collector
+    collector = open_collector(chosen.name if chosen else "prometheus", cfg, chosen.options if chosen else {})
+    return make_analyzer(cfg, collector)

@@ -231,7 +231,7 @@ class Rollout:
         analysis, score = None, None
         try:
             analysis = self.analyzer(baseline, canary)
-            verdict, reason, score = analysis.verdict.value.value, analysis.verdict.reason, analysis.score.score
+            verdict, reason, score = analysis.verdict.value, analysis.reason, analysis.score
             if verdict in ("nodata", "error"):  # say which metric and why, e.g. the collector's error
                 detail = next((m.reason for m in analysis.metrics
                                if m.classification.value == verdict and m.reason), "")

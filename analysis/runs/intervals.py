@@ -36,7 +36,7 @@ from analysis.config import CanaryConfig
 from analysis.errors import UsageError
 from analysis.results import AnalysisResult
 from analysis.series import Window
-from analysis.decision.verdict import Verdict, VerdictValue
+from analysis.decision.verdict import Decision, Verdict
 
 __all__ = ["IntervalRun", "Mode", "Schedule", "final_judgment", "parse_instant", "plan", "run_intervals"]
 
@@ -152,23 +152,31 @@ class IntervalRun:
     mode: Mode
     schedule: Schedule
     intervals: tuple[AnalysisResult, ...]
-    verdict: Verdict
+    decision: Decision
     stopped_early: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def scores(self) -> tuple[float, ...]:
-        return tuple(r.score.score for r in self.intervals)
+        return tuple(r.score for r in self.intervals)
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.decision.verdict
+
+    @property
+    def reason(self) -> str:
+        return self.decision.reason
 
     @property
     def exit_code(self) -> int:
-        return self.verdict.exit_code
+        return self.decision.exit_code
 
     @property
     def result(self) -> AnalysisResult:
         """The last interval's result carrying the final verdict (what the CLI prints and writes)."""
         last = self.intervals[-1]
-        return dataclasses.replace(last, verdict=self.verdict, warnings=last.warnings + self.warnings)
+        return dataclasses.replace(last, decision=self.decision, warnings=last.warnings + self.warnings)
 
     def to_dict(self, include_data: bool = False) -> dict[str, Any]:
         d = self.result.to_dict(include_data)
@@ -186,10 +194,10 @@ class IntervalRun:
 
 
 def _stop_reason(result: AnalysisResult, marginal: float) -> str | None:
-    if result.verdict.value in (VerdictValue.ERROR, VerdictValue.NODATA):
-        return f"verdict {result.verdict.value.value}: {result.verdict.reason}"
-    if result.score.score <= marginal:
-        return f"score {result.score.score:g} is not above the marginal threshold {marginal:g}"
+    if result.verdict in (Verdict.ERROR, Verdict.NODATA):
+        return f"verdict {result.verdict.value}: {result.reason}"
+    if result.score <= marginal:
+        return f"score {result.score:g} is not above the marginal threshold {marginal:g}"
     return None
 
 
@@ -243,10 +251,10 @@ def run_intervals(config: CanaryConfig, collector: Collector, schedule: Schedule
         if stop is not None:
             break
     last = results[-1]
-    if last.verdict.value in (VerdictValue.ERROR, VerdictValue.NODATA):
-        verdict = Verdict(last.verdict.value, f"interval {len(results)} of {total}: {last.verdict.reason}")
+    if last.verdict in (Verdict.ERROR, Verdict.NODATA):
+        verdict = Decision(last.verdict, f"interval {len(results)} of {total}: {last.reason}")
     else:
-        passed, message = final_judgment(last.score.score, config.thresholds.marginal, config.thresholds.pass_)
+        passed, message = final_judgment(last.score, config.thresholds.marginal, config.thresholds.pass_)
         where = f" (interval {len(results)} of {total}; stopped early)" if len(results) < total else ""
-        verdict = Verdict(VerdictValue.PASS if passed else VerdictValue.FAIL, message + where)
+        verdict = Decision(Verdict.PASS if passed else Verdict.FAIL, message + where)
     return IntervalRun(mode, schedule, tuple(results), verdict, len(results) < total, warnings)

@@ -35,6 +35,7 @@ from judges import json_number
 from judges.autocorrelation import MIN_POINTS, ar1_vif, lag1
 
 from analysis.config import CanaryConfig, MetricConfig
+from analysis.runs.source import SourceOptions
 
 __all__ = ["MetricPlan", "Plan", "plan"]
 
@@ -217,3 +218,11 @@ def plan(config: CanaryConfig, collector, *, duration: float | None = None, effe
         rows.append(_plan_metric(m, base, den, duration, effect, split, power, level))
     return Plan(duration, effect, split, power, family, tuple(rows))
 
+
+
+def plan_source(config: CanaryConfig, source: SourceOptions, **kwargs: Any) -> Plan:
+    """``canary plan``: :func:`plan` from the baseline series of the source ``source`` describes."""
+    from analysis.runs.source import open_source
+
+    with open_source(config, source, need="the baseline data to plan from") as opened:
+        return plan(opened.config, opened.collector, **kwargs)

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 from analysis.collectors import Collector
 from analysis.config import CanaryConfig
 from analysis.errors import CollectorError, UsageError
+from analysis.runs.source import SourceOptions, open_source, resolve_window
 from analysis.series import SCOPES, SamplePair, Window
 
 __all__ = ["Recording", "record", "write_recording"]
@@ -135,3 +136,21 @@ def record(config: CanaryConfig, collector: Collector, window: Window, path: str
     write_recording(path, pairs, meta)
     points = {name: {s: len(getattr(p, s)) for s in SCOPES} for name, p in pairs.items()}
     return Recording(str(path), window, points, meta)
+
+
+def record_source(config: CanaryConfig, source: SourceOptions, path: str | Path,
+                  now: float | None = None) -> Recording:
+    """``canary record``: open the source ``source`` describes and :func:`record` its window to ``path``."""
+    from analysis.runs.analyze import now_seconds
+
+    t = now_seconds() if now is None else now
+    with open_source(config, source, need="the source to record from") as opened:
+        window = resolve_window(source, t, opened.recorded)
+        cfg = opened.config
+        described: dict[str, Any] = {"type": cfg.collector.name if cfg.collector and not source.prometheus_url
+                                     else "prometheus"}
+        if described["type"] == "prometheus":
+            from analysis.collectors.prometheus import display_url
+
+            described.update(url=display_url(cfg.prometheus.url or ""), step_s=cfg.prometheus.step)
+        return record(cfg, opened.collector, window, path, source=described)

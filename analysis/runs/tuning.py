@@ -79,8 +79,8 @@ def _summary(result: AnalysisResult) -> dict[str, Any]:
     for m in result.metrics:
         counts[f"n_{m.classification.value}"] += 1
     failing = [m.name for m in result.metrics if m.failed and not m.muted]
-    return {"verdict": result.verdict.value.value, "score": result.score.score, **counts,
-            "failing": ", ".join(failing), "reason": result.verdict.reason}
+    return {"verdict": result.verdict.value, "score": result.score, **counts,
+            "failing": ", ".join(failing), "reason": result.reason}
 
 
 def sweep(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: Window | None = None,

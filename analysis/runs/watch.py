@@ -33,7 +33,9 @@ from analysis.config import CanaryConfig, MetricConfig
 from analysis.pipeline import judge_pairs
 from analysis.results import AnalysisResult, MetricResult
 from analysis.series import SamplePair, Series, Window
-from analysis.decision.verdict import VerdictValue
+from analysis.decision.verdict import Verdict
+from analysis.errors import UsageError
+from analysis.runs.source import SourceOptions, open_source
 
 __all__ = ["SEQUENTIAL", "Look", "WatchResult", "align", "sequential_config", "watch"]
 
@@ -180,13 +182,13 @@ def watch(config: CanaryConfig, collector: Collector, start: float, end: float, 
         result = judge_pairs(seq, pairs, window)
         flagged = tuple(r.name for r in result.metrics
                         if not r.muted and r.classification in (Classification.HIGH, Classification.LOW))
-        look = Look(t, result.verdict.value.value, result.score.score, flagged)
+        look = Look(t, result.verdict.value, result.score, flagged)
         looks.append(look)
         if on_look is not None:
             on_look(look, result)
-        if result.verdict.value in (VerdictValue.FAIL, VerdictValue.MARGINAL) and flagged:
+        if result.verdict in (Verdict.FAIL, Verdict.MARGINAL) and flagged:
             return WatchResult(result, tuple(looks), t < end,
-                               f"conclusive {result.verdict.value.value} at look {k}: {', '.join(flagged)} flagged")
+                               f"conclusive {result.verdict.value} at look {k}: {', '.join(flagged)} flagged")
         if margin is not None and conclusive_pass(result, margin):
             return WatchResult(result, tuple(looks), t < end,
                                f"conclusive pass at look {k}: every gating metric rules out a regression over "
@@ -194,3 +196,53 @@ def watch(config: CanaryConfig, collector: Collector, start: float, end: float, 
         if t >= end:
             return WatchResult(result, tuple(looks), False, f"end of the watch after {k} look(s)")
         k += 1
+
+
+def watch_source(config: CanaryConfig, source: SourceOptions, *, duration: str | None = None,
+                 margin: float | None = None, on_look: Callable[[Look, AnalysisResult], None] | None = None,
+                 now: float | None = None) -> WatchResult:
+    """``canary watch``: open the source, choose start, end and step, and :func:`watch` it.
+
+    A recorded file is replayed look by look without waiting (its step is the file's median spacing unless
+    ``source.step`` says otherwise); a live source is looked at in real time until ``source.end`` or
+    ``start + duration``.
+    """
+    from analysis.runs.intervals import parse_instant
+    from analysis.runs.source import duration as seconds
+
+    t = time.time() if now is None else now
+    if margin is not None and not 0 < margin < 10:
+        raise UsageError("--margin must be a relative change in (0, 10), e.g. 0.05")
+    if not source.data and not source.end and not duration:
+        raise UsageError("say how long to watch: --end TIME or --duration DURATION")
+    # a replayed file's --step is the time between looks, not a query resolution
+    opening = dataclasses.replace(source, step=None) if source.data else source
+    with open_source(config, opening, need="the data to watch") as opened:
+        recorded = opened.recorded
+        start = parse_instant(source.start, t, "--start") if source.start else (recorded.start if recorded else t)
+        if source.end:
+            end = parse_instant(source.end, t, "--end")
+        elif duration:
+            end = start + (seconds(duration, "--duration") or 0.0)
+        elif recorded is not None:
+            end = recorded.end
+        else:
+            raise UsageError("say how long to watch: --end TIME or --duration DURATION")
+        if recorded is not None:
+            step = seconds(source.step, "--step") or _file_step(opened.collector)
+            sleep = None
+        else:
+            step = opened.config.prometheus.step
+            sleep = time.sleep
+        if end <= start:
+            raise UsageError("the watch must end after it starts (--start, --end, --duration)")
+        return watch(opened.config, opened.collector, start, end, step, margin=margin, sleep=sleep,
+                     on_look=on_look)
+
+
+def _file_step(collector: Any) -> float:
+    """The median spacing of a recorded file's timestamps (60 s when it has fewer than two)."""
+    import numpy as np
+
+    diffs = np.diff(np.unique(collector.frame["timestamp"].to_numpy()))
+    return float(np.median(diffs)) if diffs.size else 60.0
