@@ -114,7 +114,7 @@ def run_pipeline(rel: dict, specs: tuple[Spec, ...], judge: str | None) -> tuple
     pairs = {name: SamplePair(name, Series(tb, b), Series(tc, c)) for name, (tb, b, tc, c) in rel.items()}
     result = judge_pairs(config, pairs, None)
     flagged = {m.name: m.classification in FLAGGED for m in result.metrics}
-    return flagged, result.verdict.value.value == "pass"
+    return flagged, str(result.verdict) == "pass"
 
 
 def oracle(rel: dict, specs: tuple[Spec, ...], phi: float) -> dict[str, bool]:
