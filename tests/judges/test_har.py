@@ -9,15 +9,9 @@ import pytest
 import scipy.fft
 import scipy.stats
 
+from _ar import ar1 as _ar1
 from judges._har import change_point, ewc_bandwidth, ewc_lrv, null_draws, phi_key, quantile, tail_p
 
-
-def _ar1(rng, phi, n):
-    x = np.empty(n)
-    x[0] = rng.standard_normal()
-    for t in range(1, n):
-        x[t] = phi * x[t - 1] + math.sqrt(1 - phi * phi) * rng.standard_normal()
-    return x
 
 
 @pytest.mark.parametrize("n, b, seed", [(30, 5, 1), (60, 8, 2), (17, 3, 3), (240, 19, 4)])

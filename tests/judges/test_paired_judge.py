@@ -9,6 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from _ar import ar1 as _ar1
 from judges import Classification, Direction, JudgeParams, get_judge
 from judges.paired import MIN_CHANGE, paired_test
 
@@ -17,13 +18,6 @@ MIRROR = {Classification.HIGH: Classification.LOW, Classification.LOW: Classific
           Classification.PASS: Classification.PASS, Classification.NODATA: Classification.NODATA,
           Classification.ERROR: Classification.ERROR}
 
-
-def _ar1(rng, phi, n):
-    x = np.empty(n)
-    x[0] = rng.standard_normal()
-    for t in range(1, n):
-        x[t] = phi * x[t - 1] + math.sqrt(1 - phi * phi) * rng.standard_normal()
-    return x
 
 
 def paired(b, c, ts=None, **kw):
@@ -122,10 +116,8 @@ def test_without_an_alignment_the_judge_falls_back_to_mann_whitney_and_says_so()
 @pytest.mark.parametrize("matched, why", [(2, "only 2 timestamps pair up"), (20, "only 20 of the shorter side's 60")])
 def test_too_few_matched_timestamps_fall_back_with_the_counts(matched, why):
     b, c = release(8)
-    j = judge(b, c, paired(b[:matched], c[:matched], unmatched_baseline=60 - matched, unmatched_canary=60 - matched)
-              if False else JudgeParams(options={"paired_baseline": b[:matched], "paired_canary": c[:matched],
-                                                 "unmatched_baseline": 60 - matched,
-                                                 "unmatched_canary": 60 - matched}))
+    j = judge(b, c, JudgeParams(options={"paired_baseline": b[:matched], "paired_canary": c[:matched],
+                                         "unmatched_baseline": 60 - matched, "unmatched_canary": 60 - matched}))
     assert "judged unpaired (mann-whitney)" in j.reason and why in j.reason
     assert f"{60 - matched} baseline and {60 - matched} canary points have no partner" in j.reason
     assert j.statistics.extra["paired"] == 0 and j.statistics.extra["n_pairs"] == matched
