@@ -8,13 +8,9 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version as _version
 from pathlib import Path
 
-try:
-    __version__ = _version("canary-engine")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.1.0"
+from analysis.version import __version__
 
 from analysis.collectors.file import FileCollector
 from analysis.config import CanaryConfig, MetricConfig, Thresholds, load_config, parse_config

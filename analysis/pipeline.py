@@ -17,7 +17,7 @@ Progress = Callable[[int, int, str], None]
 
 
 def engine_version() -> str:
-    from analysis import __version__
+    from analysis.version import __version__
 
     return __version__
 
@@ -105,7 +105,7 @@ def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Wind
     s = scoring.score(scored, config.group_weights)
     critical_failures = [r.name for r in results if r.critical and not r.muted]
     v = verdict.decide(scored, critical_failures, s, config.thresholds)
-    few = [r.name for r in results if any("fewer than" in w for w in r.warnings)]
+    few = [r.name for r in results if r.name in pairs and pairs[r.name].few_points()]
     if few:
         warnings = warnings + (f"{len(few)} metric(s) returned fewer than 50 data points, which reduces confidence "
                                f"in the score: {', '.join(few[:5])}",)

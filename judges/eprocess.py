@@ -123,7 +123,7 @@ def count_test(baseline, canary, canary_share=0.5, *, concentration: float = 30.
     References
     ----------
     Lindon, Malek (NeurIPS 2022); the ``savvi`` example (shares [0.8, 0.2], seed 1, k = 100) stops at n = 210
-    with p = 0.0455796 and the sequence [0.004646, 0.754940], which ``tests/test_sequential.py`` reproduces.
+    with p = 0.0455796 and the sequence [0.004646, 0.754940], which ``tests/judges/test_sequential.py`` reproduces.
     """
     _check(alpha, alternative)
     if not (math.isfinite(concentration) and concentration > 0):

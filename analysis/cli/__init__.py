@@ -19,7 +19,7 @@ COMMANDS: dict[str, str] = {
     "validate": "analysis.cli.cmd_analyze:validate",
     "demo": "analysis.cli.cmd_analyze:demo",
     "report": "analysis.cli.cmd_report:report",
-    "record": "analysis.cli.cmd_source:record",
+    "record": "analysis.cli.cmd_record:record",
     "rollout": "analysis.cli.cmd_rollout:rollout",
     "status": "analysis.cli.cmd_rollout:status",
     "watch": "analysis.cli.cmd_watch:watch",

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from analysis.config import CanaryConfig, load_config
+from analysis.series import Window
 from analysis.errors import UsageError
 from analysis.results import AnalysisResult
 from analysis.output import check_target, write_atomic
 from analysis.cli.cmd_report import report_options, write_requested
-from analysis.cli.cmd_source import source_options
+from analysis.cli._options import source_options
 from analysis.runs.source import SourceOptions
 
 
@@ -41,6 +44,45 @@ def emit(result: AnalysisResult, json_path: str | None, only_failed: bool = Fals
     write_requested(result)
 
 
+def emit_intervals(run: Any, json_path: str | None, json_data: bool, only_failed: bool) -> None:
+    """Print an interval run's final table and write its JSON and reports."""
+    from analysis.cli.cmd_report import write_requested
+    from analysis.cli.terminal import render
+
+    to_stderr = json_path == "-"
+    stream = sys.stderr if to_stderr else sys.stdout
+    click.echo("", err=to_stderr)
+    click.echo(render(run.result, color=stream.isatty(), only_failed=only_failed), err=to_stderr)
+    if json_path:
+        write_atomic(json_path, run.to_json(include_data=json_data))
+    write_requested(run.result)
+
+
+def run_analyze(cfg: CanaryConfig, opts: SourceOptions, json_path: str | None, json_data: bool,
+                only_failed: bool, progress: Any = None) -> int:
+    """``canary analyze``: one library call (one window, or interval by interval), then print and write."""
+    from analysis.runs.analyze import analyze_intervals, analyze_source
+
+    if not opts.interval_run:
+        result = analyze_source(cfg, opts, progress)
+        emit(result, json_path, only_failed, json_data=json_data)
+        return result.exit_code
+    to_stderr = json_path == "-"
+
+    def on_interval(i: int, total: int, result: Any, stop: str | None) -> None:
+        w = result.window.to_dict()
+        line = f"interval {i}/{total}  {w['start']} .. {w['end']}  {result.verdict.value.upper():<8} score {result.score:g}"
+        click.echo(line + (f"  (stopping: {stop})" if stop else ""), err=to_stderr)
+
+    def on_wait(i: int, total: int, until: float) -> None:
+        click.echo(f"interval {i}/{total}: waiting until {Window(until, until).to_dict()['end']} "
+                   f"({max(0.0, until - time.time()):.0f}s)", err=True)
+
+    run = analyze_intervals(cfg, opts, on_interval=on_interval, on_wait=on_wait)
+    emit_intervals(run, json_path, json_data, only_failed)
+    return run.exit_code
+
+
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--data", "data", type=click.Path(dir_okay=False), help="Recorded data: CSV or Parquet with columns "
@@ -60,8 +102,6 @@ def analyze(config: str, data: str | None, json_path: str | None, json_no_data: 
 
     Exit codes: 0 pass, 1 fail, 2 usage or config error, 3 marginal, 4 nodata or error.
     """
-    from analysis.cli.cmd_source import run_analyze
-
     cfg = load_config(config)
     return run_analyze(cfg, SourceOptions(data=data, **source), json_path,  # type: ignore[arg-type]
                        not json_no_data, only_failed, _progress(len(cfg.metrics)))

@@ -30,7 +30,7 @@ def _time(v: float) -> str:
 
 
 def render(p) -> str:
-    from analysis.results import fmt
+    from analysis.report._format import fmt
 
     rows = [["metric", "judge", "step", "points/arm", "autocorr", "VIF", "noise", "MDE", "needed", "note"]]
     for m in p.metrics:

@@ -8,7 +8,7 @@ import click
 
 from analysis.config import load_config
 from analysis.output import check_target, write_atomic
-from analysis.cli.cmd_source import _prometheus_options
+from analysis.cli._options import prometheus_options
 from analysis.runs.source import SourceOptions
 
 
@@ -16,7 +16,7 @@ from analysis.runs.source import SourceOptions
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--data", "data", type=click.Path(dir_okay=False),
               help="Replay recorded data (CSV or Parquet) in time order instead of querying Prometheus.")
-@_prometheus_options
+@prometheus_options
 @click.option("--duration", metavar="DURATION", help="How long to watch from --start when --end is not given.")
 @click.option("--margin", type=float, metavar="FRACTION",
               help="Also stop with a pass once every gating metric rules out a regression larger than this "

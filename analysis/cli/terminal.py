@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 from typing import Iterable
 
-from analysis.results import AnalysisResult, MetricResult, fmt
+from analysis.report._format import fmt
+from analysis.results import AnalysisResult, MetricResult
 
 _COLORS = {"pass": "green", "high": "red", "low": "red", "nodata": "yellow", "error": "magenta",
            "marginal": "yellow", "fail": "red"}

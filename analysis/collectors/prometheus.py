@@ -237,7 +237,7 @@ class PrometheusCollector:
         for i, m in enumerate(metrics):
             (b, b_err, b_note), (c, c_err, c_note) = fetched[2 * i], fetched[2 * i + 1]
             notes = tuple(f"{s}: {n}" for s, n in (("baseline", b_note), ("canary", c_note)) if n)
-            out[m.name] = SamplePair(m.name, b, c, _combine_errors(b_err, c_err), notes=notes)
+            out[m.name] = SamplePair.of(m.name, b, c, b_err, c_err, notes=notes)
         return out
 
     def _fetch(self, query: str, grid: _Grid, aggregate: str | None,
@@ -324,14 +324,6 @@ def _timed_out(e: requests.ConnectionError) -> bool:
 def _one_line(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _combine_errors(b: str | None, c: str | None) -> str | None:
-    if b and c:
-        return f"baseline and canary: {b}" if b == c else f"baseline: {b}; canary: {c}"
-    if b or c:
-        return f"baseline: {b}" if b else f"canary: {c}"
-    return None
 
 
 def _connection_reason(e: Exception) -> str:

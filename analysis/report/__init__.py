@@ -9,9 +9,13 @@ decides anything. Jinja2 and matplotlib are imported only when a report is rende
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
 
-from analysis.results import AnalysisResult
+if TYPE_CHECKING:
+    from analysis.results import AnalysisResult
+
 
 
 def render_html(result: AnalysisResult, title: str | None = None) -> str:

@@ -11,13 +11,16 @@ import base64
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import numpy as np
 
-from analysis.results import AnalysisResult, MetricResult, fmt
+from analysis.report._format import fmt
 from analysis.series import SamplePair
 from analysis.report import _view, svg
+
+if TYPE_CHECKING:
+    from analysis.results import AnalysisResult, MetricResult
 
 _HERE = Path(__file__).resolve().parent
 

@@ -8,13 +8,18 @@ muted metric are ``<skipped>`` with the reason (a muted metric never fails CI, a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 import xml.etree.ElementTree as ET
 
 from judges import Classification
 
-from analysis.results import AnalysisResult, MetricResult, fmt
+from analysis.report._format import fmt
 from analysis.report import _view
+
+if TYPE_CHECKING:
+    from analysis.results import AnalysisResult, MetricResult
 
 # characters XML 1.0 cannot carry at all, even escaped
 _INVALID_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

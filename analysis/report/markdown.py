@@ -6,10 +6,15 @@ Markdown punctuation is backslash-escaped, so a metric name can neither open a t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 
-from analysis.results import AnalysisResult, MetricResult, fmt
+from analysis.report._format import fmt
 from analysis.report import _view
+
+if TYPE_CHECKING:
+    from analysis.results import AnalysisResult, MetricResult
 
 # inline Markdown only: a table cell never starts a block ('#', '-', '+', '.' are safe), and with '[' and ']'
 # escaped no '(' or '!' can make a link or an image; ':' breaks GitHub's bare-URL autolinks

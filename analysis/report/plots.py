@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from analysis.report import _view
-from analysis.results import MetricResult, fmt
+from analysis.report._format import fmt
 from analysis.series import SamplePair
 
 if TYPE_CHECKING:
+    from analysis.results import MetricResult
     import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure

@@ -94,7 +94,7 @@ class AnalysisResult:
 
     config_name: str
     window: Window | None
-    metrics: Metrics
+    metrics: tuple[MetricResult, ...]  # held as Metrics: also indexed by name
     scores: Score
     decision: Decision
     thresholds: Thresholds
@@ -130,7 +130,7 @@ class AnalysisResult:
         return self.decision.exit_code
 
     def metric(self, name: str) -> MetricResult:
-        return self.metrics[name]
+        return Metrics(self.metrics)[name]
 
     def summary(self) -> str:
         """A few lines for people: verdict, score, reason, and every metric that did not pass with its reason."""
@@ -202,20 +202,3 @@ class AnalysisResult:
         from analysis.report.html import notebook_html
 
         return notebook_html(self)
-
-
-def fmt(v: Any, digits: int = 4) -> str:
-    """Compact number formatting for tables; NaN and None print as a dash."""
-    if v is None:
-        return "-"
-    if isinstance(v, (int,)) and not isinstance(v, bool):
-        return str(v)
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    if math.isnan(f):
-        return "-"
-    if math.isinf(f):
-        return "inf" if f > 0 else "-inf"
-    return f"{f:.{digits}g}"

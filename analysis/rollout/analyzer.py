@@ -21,15 +21,11 @@ def query_step(config: CanaryConfig, interval: float) -> float:
     return min(config.prometheus.step, max(1.0, interval / MIN_POINTS))
 
 
-def _side_error(error: str | None, side: str) -> str | None:
-    """The part of a pair's error about ``side`` (errors read ``baseline: X; canary: Y``); unknown forms stay."""
-    if not error:
-        return None
-    other = "canary" if side == "baseline" else "baseline"
-    if error.startswith(f"{other}: "):
-        parts = [p for p in error.split("; ") if p.startswith(f"{side}: ")]
-        return parts[0] if parts else None
-    return error
+def _side(pair: SamplePair, scope: str) -> str | None:
+    """The error of one side; a collector that only gives a summary (``error``) fails both sides with it."""
+    if pair.errors:
+        return pair.side_error(scope)
+    return pair.error
 
 
 def pair_windows(baseline: dict[str, SamplePair], canary: dict[str, SamplePair]) -> dict[str, SamplePair]:
@@ -40,10 +36,10 @@ def pair_windows(baseline: dict[str, SamplePair], canary: dict[str, SamplePair])
         if c is None:
             out[name] = dataclasses.replace(b, error="the collector returned nothing for the canary window")
             continue
-        errors = [e for e in (_side_error(b.error, "baseline"), _side_error(c.error, "canary")) if e]
-        out[name] = dataclasses.replace(b, canary=c.canary, error="; ".join(errors) or None,
-                                        notes=tuple(n for n in b.notes if n.startswith("baseline"))
-                                        + tuple(n for n in c.notes if n.startswith("canary")))
+        paired = SamplePair.of(name, b.baseline, c.canary, _side(b, "baseline"), _side(c, "canary"),
+                               notes=tuple(n for n in b.notes if n.startswith("baseline"))
+                               + tuple(n for n in c.notes if n.startswith("canary")))
+        out[name] = paired
     return out
 
 

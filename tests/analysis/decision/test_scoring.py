@@ -10,7 +10,7 @@ import pytest
 from analysis.decision.scoring import Scored, round_half_up, score
 from judges import Classification
 
-VECTORS = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "kayenta-public.json").read_text())
+VECTORS = json.loads((Path(__file__).resolve().parents[3] / "fixtures" / "kayenta-public.json").read_text())
 LABELS = {"Pass": Classification.PASS, "High": Classification.HIGH, "Low": Classification.LOW,
           "Nodata": Classification.NODATA, "Error": Classification.ERROR}
 

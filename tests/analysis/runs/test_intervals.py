@@ -20,7 +20,7 @@ from analysis.errors import UsageError
 from analysis.runs.intervals import IntervalRun, Mode, final_judgment, lifetime_of, parse_instant, plan, run_intervals
 from servers import datasets
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 T0 = datasets.T0
 MIN = 60.0
 

@@ -106,7 +106,7 @@ def test_missing_file():
 def test_demo_config_validates():
     from pathlib import Path
 
-    cfg = load_config(Path(__file__).resolve().parents[1] / "fixtures" / "demo" / "canary.yaml")
+    cfg = load_config(Path(__file__).resolve().parents[3] / "fixtures" / "demo" / "canary.yaml")
     assert [m.name for m in cfg.metrics][:2] == ["latency_p50_ms", "latency_p99_ms"]
     assert cfg.metric("error_rate").critical
 

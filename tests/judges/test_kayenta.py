@@ -33,7 +33,7 @@ from judges.effect_size import mean_ratio
 from judges.kayenta import judge, wilcoxon_ci
 from judges.preprocessing import iqr_outliers
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 _CANDIDATES = (REPO / "fixtures" / "kayenta-public.json",
                REPO.parent / "shared" / "vectors" / "kayenta-public.json")
 

@@ -126,7 +126,7 @@ def test_metric_table_shows_every_statistic_and_the_query(hostile):
     text = "".join(parse(html).text)
     m = hostile.metric(HOSTILE_NAMES[0])
     s = m.statistics
-    from analysis.results import fmt
+    from analysis.report._format import fmt
 
     for value in (s.baseline_median, s.canary_median, s.estimate, s.ci_lower, s.ci_upper, s.effect_size):
         assert fmt(value) in text

@@ -21,7 +21,7 @@ import yaml
 from servers import stop_process
 from servers.prometheus import free_port
 
-EXPORTER = Path(__file__).resolve().parent / "servers" / "exporter.py"
+EXPORTER = Path(__file__).resolve().parents[1] / "servers" / "exporter.py"
 CONFIG = {
     "name": "live",
     "defaults": {"judge": "kayenta"},

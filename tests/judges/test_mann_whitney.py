@@ -116,7 +116,7 @@ R_REFERENCE = [
 
 
 # References hold for independent samples: the judge's default correction for serial correlation is switched off
-# (tests/test_autocorrelation.py covers it).
+# (tests/judges/test_autocorrelation.py covers it).
 IID = {"autocorrelation": False}
 
 @pytest.mark.parametrize("name, cl, u, p, estimate, lower, upper, achieved", R_REFERENCE)
