@@ -185,7 +185,8 @@ def _decide(params: JudgeParams, stats: Statistics, diff: Differences, test: Pai
     """The shared rule on one interval, labelled with the confidence it has; the ratio added for log scales."""
     j = decide(dataclasses.replace(params, confidence=test.confidence), stats, what)
     bound = j.statistics.extra.get("bound", math.nan)
-    more = {"allowed_effect": bound}
+    # the report draws the interval against this band (on the decision scale: log ratio or difference)
+    more = {"allowed_effect": bound, "band_lower": -bound, "band_upper": bound, "reference": 0.0}
     note = f"; {test.n} timestamp pairs"
     unmatched = int(stats.extra.get("unmatched_baseline", 0) + stats.extra.get("unmatched_canary", 0))
     if unmatched:
