@@ -14,7 +14,7 @@ from analysis.decision import scoring, verdict
 from analysis.collectors import Collector
 from analysis.config import CanaryConfig, MetricConfig
 from analysis.results import AnalysisResult, MetricResult
-from analysis.series import SOURCE_WARNING, SamplePair, Series, Window
+from analysis.series import SOURCE_WARNING, SamplePair, Series, Window, align
 
 Progress = Callable[[int, int, str], None]
 
@@ -43,7 +43,12 @@ def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair
                                                       "baseline_denominator": den.baseline.values,
                                                       "canary_denominator": den.canary.values})
     try:
-        return get_plugin(m.judge).judge(pair.baseline.values, pair.canary.values, params)
+        plugin = get_plugin(m.judge)
+        if plugin.paired:
+            # a paired judge compares the two scopes timestamp by timestamp, never by position
+            params = dataclasses.replace(params, options={**params.options,
+                                                          **align(pair.baseline, pair.canary).options()})
+        return plugin.judge(pair.baseline.values, pair.canary.values, params)
     except Exception as e:  # a judge bug must fail closed, never pass
         return Judgement(Classification.ERROR, f"Classification of {m.name} failed: {type(e).__name__}: {e}",
                          critical=m.critical)

@@ -28,6 +28,8 @@ from analysis.config.schema import config_error, in_document_order, metric_label
 STATISTICS = ("mean", "median", "p90", "p95", "p99", "max", "last")
 RANK_JUDGES = ("kayenta", "mann-whitney")
 NONFINITE = ("error", "fail")
+# the judge of a metric that names none: paired by timestamp, falling back to mann-whitney when timestamps do not pair
+DEFAULT_JUDGE = "paired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +152,7 @@ def _metric(r: Reader, defaults: Mapping[str, Any]) -> MetricConfig:
     name = r.str("name")
     if not name.strip():
         raise r.error("must not be empty", "name")
-    judge = r.str("judge", defaults.get("judge", "mann-whitney"))
+    judge = r.str("judge", defaults.get("judge", DEFAULT_JUDGE))
     known = available_judges()
     if judge not in known:
         raise r.error(f"unknown judge {judge!r}; known judges: {', '.join(known)}", "judge")
@@ -316,7 +318,7 @@ def _parse(data: Any, source: str) -> CanaryConfig:
     defaults_r = top.child("defaults", None)
     defaults: dict[str, Any] = {}
     if defaults_r is not None:
-        defaults = {"judge": defaults_r.str("judge", "mann-whitney"),
+        defaults = {"judge": defaults_r.str("judge", DEFAULT_JUDGE),
                     "confidence": defaults_r.num("confidence", 0.98, lo=0.5, hi=1.0, hi_open=True),
                     "tolerance": defaults_r.num("tolerance", 0.25, lo=0.0)}
         defaults_r.finish()

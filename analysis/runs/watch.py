@@ -41,7 +41,7 @@ __all__ = ["SEQUENTIAL", "Look", "WatchResult", "align", "sequential_config", "w
 
 # the anytime-valid counterpart of each fixed-sample judge
 SEQUENTIAL: dict[str, str] = {"rate": "sequential-rate", "mann-whitney": "sequential-mean",
-                              "kayenta": "sequential-mean"}
+                              "paired": "sequential-mean", "kayenta": "sequential-mean"}
 
 
 @dataclass(frozen=True, slots=True)

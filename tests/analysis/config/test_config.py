@@ -58,7 +58,7 @@ def test_errors_name_the_key_path(data, where, what):
 def test_defaults_follow_kayenta():
     cfg = parse_config(BASE, "svc.yaml")
     p = cfg.metrics[0].params
-    assert (cfg.metrics[0].judge, p.direction.value, p.confidence, p.tolerance) == ("mann-whitney", "either",
+    assert (cfg.metrics[0].judge, p.direction.value, p.confidence, p.tolerance) == ("paired", "either",
                                                                                    0.98, 0.25)
     assert p.effect_size.thresholds() == (1.0, 1.0, 1.0, 1.0)
     assert (cfg.thresholds.pass_, cfg.thresholds.marginal) == (95.0, 75.0)
