@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ._decision import _fmt, decide, effect_size, error, nodata, shortcut
+from ._decision import _fmt, effect_size, error, non_inferiority, nodata, pct, ratio_interval, shift_interval, shortcut
 from ._types import Classification, Direction, Judgement, JudgeParams, NanStrategy, Statistics
 from .preprocessing import median
 from .rate import counts, dispersion
@@ -89,22 +89,21 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
 
 
 def _decide_rate(params: JudgeParams, stats: Statistics, B: float, C: float, Nb: float, Nc: float) -> Judgement:
-    """High (low) when the directional anytime p-value is at most ``1 - confidence`` and the ratio is above
-    (below) 1 and clears its effect-size gate; a critical metric escalates past its critical threshold."""
-    allowed_inc, allowed_dec, crit_inc, crit_dec = params.effect_size.thresholds()
-    r, p, level = stats.estimate, stats.p_value, 1.0 - params.confidence
-    what = (f"rate ratio {_fmt(r)} (anytime p {_fmt(p)} <= {_fmt(level)}; {params.confidence:.0%} confidence sequence "
-            f"{_fmt(stats.ci_lower)} to {_fmt(stats.ci_upper)}; {C:.7g} events in {Nc:.7g} canary vs {B:.7g} in "
+    """The three-way rule (``_decision.non_inferiority``) on the confidence sequence of the rate ratio: high (low)
+    when the directional anytime p-value is at most ``1 - confidence``, the ratio is above (below) 1 and clears its
+    gate; pass when the sequence lies within ``1 +/- margin``; inconclusive otherwise. The sequence holds at every
+    look at once, so its level is ``confidence`` whenever it is read."""
+    level = 1.0 - params.confidence
+    what = (f"rate ratio (anytime p {_fmt(stats.p_value)}; {C:.7g} events in {Nc:.7g} canary vs {B:.7g} in "
             f"{Nb:.7g} baseline)")
-    if p <= level and r > 1 and params.direction is not Direction.DECREASE and r >= allowed_inc:
-        critical = params.critical and r >= crit_inc
-        return Judgement(Classification.HIGH, f"{params.name} is higher{' (critical)' if critical else ''}: {what}",
-                         critical=critical, statistics=stats)
-    if p <= level and r < 1 and params.direction is not Direction.INCREASE and r <= allowed_dec:
-        critical = params.critical and r <= crit_dec
-        return Judgement(Classification.LOW, f"{params.name} is lower{' (critical)' if critical else ''}: {what}",
-                         critical=critical, statistics=stats)
-    return Judgement(Classification.PASS, "", statistics=stats)
+    iv = ratio_interval(params, stats.estimate, stats.ci_lower, stats.ci_upper, params.confidence,
+                        float(min(stats.n_baseline, stats.n_canary)))
+    # the directional e-process decides "shown worse"; the two-sided sequence may still include 1 then
+    up = stats.p_value <= level and stats.estimate > 1
+    down = stats.p_value <= level and stats.estimate < 1
+    iv = dataclasses.replace(iv, lower=max(iv.lower, 1.0 + 1e-12) if up else min(iv.lower, 1.0),
+                             upper=min(iv.upper, 1.0 - 1e-12) if down else max(iv.upper, 1.0))
+    return non_inferiority(params, stats, iv, what=what)
 
 
 def _paired(baseline, canary, params: JudgeParams) -> tuple[np.ndarray, np.ndarray]:
@@ -147,4 +146,6 @@ def judge_mean(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
     stats = dataclasses.replace(stats, estimate=float(res.estimate[-1]), ci_lower=float(res.ci_lower[-1]),
                                 ci_upper=float(res.ci_upper[-1]), p_value=float(res.p_value[-1]),
                                 extra={"mean_ratio": ratio, "baseline_mean": float(np.mean(x)), **_path_extra(res)})
-    return decide(dataclasses.replace(params, tolerance=0.0), stats, what="mean shift")
+    iv = shift_interval(params, stats.estimate, stats.ci_lower, stats.ci_upper, params.confidence,
+                        float(x.size), float(np.mean(x)))
+    return non_inferiority(params, stats, iv, what="mean shift")
