@@ -91,16 +91,27 @@ def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: W
 
 def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Window | None,
            pairs: Mapping[str, SamplePair], warnings: tuple[str, ...] = ()) -> AnalysisResult:
-    """Score and decide a set of metric results (after Holm's correction across the gating metrics, if on)."""
+    """Score and decide a set of metric results, after Holm's correction across the gating metrics (if on), which
+    judges them again at its step-down levels from ``pairs`` (``analysis.multiplicity``)."""
     if config.holm:
-        from .multiplicity import apply_holm
+        from .multiplicity import holm_by_level
 
-        results = apply_holm(results, config.alpha)
+        by_name = {m.name: m for m in config.metrics}
+
+        def rejudge(i: int, confidence: float) -> Judgement:
+            m = by_name[results[i].name]
+            m = dataclasses.replace(m, params=dataclasses.replace(m.params, confidence=confidence))
+            pair = pairs.get(m.name) or SamplePair(m.name, Series.empty(), Series.empty(),
+                                                   error="the collector returned nothing")
+            return _judge_one(m, pair, pairs)
+
+        results = holm_by_level(results, config.alpha,
+                                [by_name[r.name].params.confidence if r.name in by_name else 1.0 for r in results],
+                                rejudge)
     scored = [scoring.Scored(r.name, r.group, r.classification, r.critical_metric, r.must_have_data, r.muted)
               for r in results]
-    s = scoring.score(scored, config.group_weights)
     critical_failures = [r.name for r in results if r.critical and not r.muted]
-    v = verdict.decide(scored, critical_failures, s, config.thresholds)
+    s, v = verdict.decide_run(scored, critical_failures, config.group_weights, config.thresholds)
     few = [r.name for r in results if any("fewer than" in w for w in r.warnings)]
     if few:
         warnings = warnings + (f"{len(few)} metric(s) returned fewer than 50 data points, which reduces confidence "

@@ -1,8 +1,9 @@
 """Kayenta's scoring (``ScoringHelper`` / ``WeightedSumScorer``), exact to the rule.
 
 1. Muted results are left out.
-2. Group score = 100 * #pass / (#pass + #high + #low + #nodata-that-must-have-data); nodata and error are not in
-   the denominator; a group with an empty denominator has no data and scores 100 in the sum (shown as 0).
+2. Group score = 100 * #pass / (#pass + #high + #low + #inconclusive + #nodata-that-must-have-data); nodata and
+   error are not in the denominator (an inconclusive metric has been judged, but not shown within its allowed
+   effect, so it does not count as a pass); a group with an empty denominator has no data and scores 100 in the sum (shown as 0).
 3. A non-pass critical metric zeroes the score.
 4. 50 % or more nodata among the scored results zeroes it.
 5. Otherwise the weighted sum over groups: configured weights as given, unweighted groups share 100 - sum(weights);
@@ -50,7 +51,8 @@ def round_half_up(x: float, places: int = 2) -> float:
 
 
 def _counts_in_denominator(r: Scored) -> bool:
-    if r.classification in (Classification.PASS, Classification.HIGH, Classification.LOW):
+    if r.classification in (Classification.PASS, Classification.HIGH, Classification.LOW,
+                            Classification.INCONCLUSIVE):
         return True
     # Kayenta's NodataFailMetric: must-have-data on a non-critical metric counts as a failure
     return r.classification is Classification.NODATA and r.must_have_data and not r.critical_metric

@@ -6,7 +6,7 @@ import pytest
 
 from analysis.config import Thresholds
 from analysis.scoring import Scored, score
-from analysis.verdict import VerdictValue, decide
+from analysis.verdict import VerdictValue, decide, decide_run
 from judges import Classification as C
 
 T = Thresholds(95, 75)
@@ -82,3 +82,35 @@ def test_a_denominator_the_collector_left_out_is_an_error_never_a_pass():
     assert result.metric("errors").classification is C.ERROR
     assert "denominator requests failed" in result.metric("errors").reason
     assert result.verdict.value is not VerdictValue.PASS
+
+
+def _run(results):
+    return decide_run(results, [], {}, Thresholds())
+
+
+def test_an_inconclusive_critical_metric_never_passes():
+    passes = [Scored(f"p{i}", "g", C.PASS) for i in range(19)]
+    score, v = _run(passes + [Scored("errors", "g", C.INCONCLUSIVE, critical_metric=True)])
+    assert v.value is VerdictValue.INCONCLUSIVE and v.exit_code == 5 and "critical metric errors" in v.reason
+    assert score.score == 0.0  # what has been shown: a critical metric is not shown within its allowed effect
+
+
+def test_non_critical_inconclusive_metrics_decide_only_when_they_could_change_the_verdict():
+    passes = [Scored(f"p{i}", "g", C.PASS) for i in range(19)]
+    # 1 of 20: 95 either way -> pass, and the reason says so
+    _, v = _run(passes + [Scored("cpu", "g", C.INCONCLUSIVE)])
+    assert v.value is VerdictValue.PASS and "do not change the verdict" in v.reason and "cpu" in v.reason
+    # 2 of 20: 90 (marginal) or 100 (pass) -> inconclusive
+    _, v = _run(passes[:18] + [Scored("cpu", "g", C.INCONCLUSIVE), Scored("mem", "g", C.INCONCLUSIVE)])
+    assert v.value is VerdictValue.INCONCLUSIVE and "marginal if shown worse" in v.reason.replace(
+        "would be pass if shown within the allowed effect, ", "")
+    # a run that fails on its other metrics fails whatever the inconclusive one shows
+    _, v = _run([Scored("a", "g", C.HIGH), Scored("b", "g", C.HIGH), Scored("c", "g", C.INCONCLUSIVE)])
+    assert v.value is VerdictValue.FAIL
+
+
+def test_every_verdict_has_a_distinct_documented_exit_code():
+    from analysis.verdict import EXIT_CODES
+
+    assert EXIT_CODES[VerdictValue.INCONCLUSIVE] == 5 and 0 not in (EXIT_CODES[v] for v in VerdictValue
+                                                                    if v is not VerdictValue.PASS)
