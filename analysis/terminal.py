@@ -5,10 +5,12 @@ from __future__ import annotations
 import shutil
 from typing import Iterable
 
+from judges._decision import pct
+
 from .results import AnalysisResult, MetricResult, fmt
 
 _COLORS = {"pass": "green", "high": "red", "low": "red", "nodata": "yellow", "error": "magenta",
-           "marginal": "yellow", "fail": "red"}
+           "marginal": "yellow", "fail": "red", "inconclusive": "cyan"}
 
 
 def _table(headers: list[str], rows: list[list[str]], aligns: str) -> list[str]:
@@ -24,7 +26,7 @@ def _table(headers: list[str], rows: list[list[str]], aligns: str) -> list[str]:
 
 
 def _order(metrics: Iterable[MetricResult]) -> list[MetricResult]:
-    rank = {"high": 0, "low": 0, "error": 1, "nodata": 2, "pass": 3}
+    rank = {"high": 0, "low": 0, "error": 1, "inconclusive": 2, "nodata": 3, "pass": 4}
     return sorted(metrics, key=lambda m: (not m.critical, rank.get(m.classification.value, 9)))
 
 
@@ -39,7 +41,8 @@ def render(result: AnalysisResult, color: bool = False, only_failed: bool = Fals
     window = f"  window {w.to_dict()['start']} .. {w.to_dict()['end']}" if w else ""
     lines.append(f"canary analysis: {result.config_name}{window}  (engine {result.engine_version})")
     lines.append("")
-    headers = ["metric", "group", "result", "baseline med", "canary med", "shift [CI]", "p", "effect", "n b/c"]
+    headers = ["metric", "group", "result", "baseline med", "canary med", "shift [CI]", "conf", "p", "effect",
+               "detectable", "n b/c"]
     rows, reasons = [], []
     metrics = _order(result.metrics)
     if only_failed:
@@ -54,15 +57,22 @@ def render(result: AnalysisResult, color: bool = False, only_failed: bool = Fals
             ci = fmt(s.estimate)
         else:
             ci = f"{fmt(s.estimate)} [{fmt(s.ci_lower)}, {fmt(s.ci_upper)}]"
-        rows.append([m.name, m.group, label, fmt(s.baseline_median), fmt(s.canary_median), ci, fmt(s.p_value, 3),
-                     fmt(s.effect_size, 3), f"{s.n_baseline}/{s.n_canary}"])
+        d = m.detectability()
+        conf = "-" if d["confidence"] is None else pct(d["confidence"])
+        detect = "-" if d["mde"] is None else f"{d['mde']:+.0%}"
+        if d["extra_points"] is not None:
+            detect += f" (+{d['extra_points']:.0f} pts)"
+        elif m.classification.value == "inconclusive" and d["mde"] is not None:
+            detect += " (more data won't tell)"
+        rows.append([m.name, m.group, label, fmt(s.baseline_median), fmt(s.canary_median), ci, conf,
+                     fmt(s.p_value, 3), fmt(s.effect_size, 3), detect, f"{s.n_baseline}/{s.n_canary}"])
         notable_pass = m.reason and not m.reason.startswith(("no shift", "The canary and baseline data are identical"))
         if m.classification.value != "pass" or m.warnings or notable_pass:
             note = m.reason or ""
             if m.warnings:
                 note = (note + "; " if note else "") + "; ".join(m.warnings)
             reasons.append((m, note))
-    table = _table(headers, rows, "lllrrrrrr")
+    table = _table(headers, rows, "lllrrrrrrrr")
     for i, m in enumerate(metrics):  # colour only the result cell, after widths are known
         if color:
             label = rows[i][2]

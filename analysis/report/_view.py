@@ -16,7 +16,7 @@ from ..series import SamplePair
 
 _RANK = {Classification.HIGH: 0, Classification.LOW: 0, Classification.ERROR: 1, Classification.NODATA: 2,
          Classification.PASS: 3}
-VERDICT_MARK = {"pass": "✅", "marginal": "⚠️", "fail": "❌", "nodata": "❔", "error": "⛔"}
+VERDICT_MARK = {"pass": "✅", "marginal": "⚠️", "fail": "❌", "inconclusive": "⏳", "nodata": "❔", "error": "⛔"}
 
 
 def ordered(metrics: Iterable[MetricResult]) -> list[MetricResult]:
