@@ -15,6 +15,8 @@ from .results import AnalysisResult, MetricResult
 from .series import SamplePair, Series, Window
 
 Progress = Callable[[int, int, str], None]
+# outcomes of a critical metric that zero the score like a critical failure: nothing shown within the allowed effect
+_OPEN = (Classification.INCONCLUSIVE, Classification.NODATA)
 
 
 def engine_version() -> str:
@@ -108,7 +110,8 @@ def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Wind
         results = holm_by_level(results, config.alpha,
                                 [by_name[r.name].params.confidence if r.name in by_name else 1.0 for r in results],
                                 rejudge)
-    scored = [scoring.Scored(r.name, r.group, r.classification, r.critical_metric, r.must_have_data, r.muted)
+    scored = [scoring.Scored(r.name, r.group, r.classification, r.critical_metric, r.must_have_data, r.muted,
+                             r.judgement.critical or (r.critical_metric and r.classification in _OPEN))
               for r in results]
     critical_failures = [r.name for r in results if r.critical and not r.muted]
     s, v = verdict.decide_run(scored, critical_failures, config.group_weights, config.thresholds)

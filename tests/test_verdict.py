@@ -114,3 +114,13 @@ def test_every_verdict_has_a_distinct_documented_exit_code():
 
     assert EXIT_CODES[VerdictValue.INCONCLUSIVE] == 5 and 0 not in (EXIT_CODES[v] for v in VerdictValue
                                                                     if v is not VerdictValue.PASS)
+
+
+def test_a_critical_metric_high_below_its_critical_threshold_scores_as_an_ordinary_failure():
+    # Kayenta (kayenta-judge.md 1.3 step 9, CL-18): the result's critical flag is false, so ScoringHelper's
+    # critical override does not zero the score
+    passes = [Scored(f"p{i}", "g", C.PASS) for i in range(19)]
+    s = score(passes + [Scored("lat", "g", C.HIGH, critical_metric=True, critical=False)], {})
+    assert s.score == 95.0 and not s.override
+    s = score(passes + [Scored("lat", "g", C.HIGH, critical_metric=True, critical=True)], {})
+    assert s.score == 0.0 and "lat" in s.override
