@@ -5,10 +5,17 @@ decides every metric and the test and the interval agree by construction:
 
 1. The family is the gating metrics whose judge takes a level (every metric that is not muted and whose judge
    reported a p-value; ``kayenta`` and ``threshold`` report none and are left as they are). Let m be its size.
-2. Step k (k = m, m - 1, ...): every metric of the family not yet flagged is judged at confidence
-   ``max(its own confidence, 1 - alpha / k)``; those flagged high or low at that level leave the family.
-3. Stop when a step flags nothing. A flagged metric keeps the judgement of the step that flagged it, the others
-   that of the last step.
+2. Step k (k = m, m - 1, ...): every metric of the family not yet flagged, and flagged high or low at its own
+   level, is judged again at confidence ``max(its own confidence, 1 - alpha / k)``; those flagged high or low at
+   that level leave the family.
+3. Stop when a step flags nothing. A flagged metric keeps the judgement of the step that flagged it; one flagged
+   at its own level but not at Holm's keeps the (inconclusive) judgement of the last step; the others keep their
+   own judgement.
+
+Only the "shown worse" decision needs the family-wise level: a run passes only when every gating metric passes,
+so a pass at each metric's own level keeps the chance of passing a regressed release at most that level
+(the intersection-union principle, Berger 1982, Technometrics 24(4):295-300). Each result's interval is labelled
+with the confidence it was judged at (``statistics.extra.ci_confidence``).
 
 This is Holm's step-down procedure (reject the smallest p while ``p_(i) <= alpha / (m - i + 1)``) read on the
 intervals: a metric is flagged at level ``alpha / k`` exactly when its test rejects there. A wider interval can
@@ -55,8 +62,10 @@ def holm_by_level(results: Sequence[MetricResult], alpha: float, confidences: Se
         for i in family:
             if i in flagged:
                 continue
+            own = results[i].judgement
             level = max(confidences[i], 1.0 - alpha / k)
-            j = results[i].judgement if level == confidences[i] else rejudge(i, level)
+            # not flagged at its own level, it cannot be flagged at a stricter one; a pass at its own level stands
+            j = own if own.classification not in _FLAGGED or level == confidences[i] else rejudge(i, level)
             out[i] = dataclasses.replace(results[i], judgement=j)
             if j.classification in _FLAGGED:
                 new.append(i)

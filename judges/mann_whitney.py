@@ -30,6 +30,7 @@ from scipy.stats import mannwhitneyu
 from . import _pairwise
 from ._decision import effect_size, error, non_inferiority, shift_interval, shortcut
 from .autocorrelation import for_params as _serial
+from .autocorrelation import welch_interval
 from ._hodges_lehmann import rank_summary, shift_intervals
 from ._types import EffectMeasure, Judgement, JudgeParams, OutlierStrategy, Statistics
 from ._serial_batch import serial_batch
@@ -63,6 +64,22 @@ def decide(params: JudgeParams, stats: Statistics, level: float) -> Judgement:
                         float(stats.extra.get("ci_confidence", params.confidence)),
                         min(stats.n_baseline, stats.n_canary), level, min_points(params.confidence))
     return non_inferiority(params, stats, iv, bound=params.tolerance * abs(stats.estimate))
+
+
+def _welch_fallback(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams, stats: Statistics) -> Statistics:
+    """When serial correlation leaves the rank interval at its widest (every pairwise difference) short of the
+    requested confidence, the serially corrected Welch interval of the mean difference (``welch_interval``, the
+    interval of the p-value the judge already combines with the rank test) takes its place at that confidence;
+    ``extra.ci_method`` is 1 then. Small samples without serial correction keep their exact rank interval and
+    its attained level."""
+    attained = float(stats.extra.get("ci_confidence", params.confidence))
+    if attained >= params.confidence - 1e-9 or not stats.extra.get("vif", 1.0) > 1.0:
+        return stats
+    ci = welch_interval(baseline, canary, params.confidence)
+    if ci is None:
+        return stats
+    return replace(stats, estimate=ci[0], ci_lower=ci[1], ci_upper=ci[2],
+                   extra={**stats.extra, "ci_confidence": params.confidence, "ci_method": 1.0})
 
 
 def _median(sorted_rows: np.ndarray) -> np.ndarray:
@@ -127,6 +144,7 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
             test = serial.apply(test)
     except Exception as exc:  # a data problem becomes an outcome
         return error(params, f"{type(exc).__name__}: {exc}", stats)
+    test = _welch_fallback(b.values, c.values, params, test)
     return decide(params, replace(test, extra={**test.extra, **stats.extra}), (abs(float(np.mean(b.values))) + abs(float(np.mean(c.values)))) / 2)
 
 
@@ -204,6 +222,7 @@ def _judge_group(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, o
         if one:
             stats = serial[r].apply(stats)
             stats = replace(stats, extra={**stats.extra, **dropped[r]})
+        stats = _welch_fallback(y[r], x[r], prm, stats)
         out.append(decide(prm, stats, (abs(base_mean) + abs(can_mean)) / 2))
     return out
 
