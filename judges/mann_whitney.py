@@ -144,8 +144,8 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
             test = serial.apply(test)
     except Exception as exc:  # a data problem becomes an outcome
         return error(params, f"{type(exc).__name__}: {exc}", stats)
-    test = _welch_fallback(b.values, c.values, params, test)
-    return decide(params, replace(test, extra={**test.extra, **stats.extra}), (abs(float(np.mean(b.values))) + abs(float(np.mean(c.values)))) / 2)
+    test = _welch_fallback(b.values, c.values, params, replace(test, extra={**test.extra, **stats.extra}))
+    return decide(params, test, (abs(float(np.mean(b.values))) + abs(float(np.mean(c.values)))) / 2)
 
 
 def _p_values(xs: np.ndarray, ys: np.ndarray, u: np.ndarray, pooled_ties: np.ndarray,
