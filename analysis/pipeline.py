@@ -72,8 +72,10 @@ def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dic
 
 
 def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: Window | None,
-                progress: Progress | None = None, warnings: tuple[str, ...] = ()) -> AnalysisResult:
-    """Judge already-collected pairs and score them (used by ``analyze`` and by interval runs)."""
+                progress: Progress | None = None, warnings: tuple[str, ...] = (),
+                defer: Callable[[MetricResult], MetricResult] | None = None) -> AnalysisResult:
+    """Judge already-collected pairs and score them (used by ``analyze`` and by interval runs). ``defer`` may
+    rewrite each metric result before scoring (``watch`` defers judges that are not anytime-valid)."""
     results = []
     total = len(config.metrics)
     batched = _judge_batches(config, pairs)
@@ -88,6 +90,8 @@ def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: W
             warnings=pair.warnings() + _judge_warnings(judgement)))
         if progress is not None:
             progress(i + 1, total, m.name)
+    if defer is not None:
+        results = [defer(r) for r in results]
     return finish(config, tuple(results), window, dict(pairs), warnings)
 
 

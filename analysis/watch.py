@@ -7,26 +7,29 @@ judges it does not know are re-applied as they are. With Holm over the anytime p
 that a healthy release is ever failed stays at most ``alpha``, however long it is watched.
 
 At each look the window grows from ``start`` to the look's time, baseline and canary are aligned on their common
-timestamps, and the release is judged, scored and decided as by ``canary analyze``. The watch stops:
+timestamps, and the release is judged, scored and decided as by ``canary analyze``. Judges that are not
+anytime-valid (``threshold``, third-party ones) are not a new chance to fail at every look: before the last look
+their metrics count as inconclusive (judged at the end of the watch), so only the last look can fail or pass them.
+The watch stops:
 
-* at the first look whose verdict is ``fail`` or ``marginal`` with a metric flagged high or low (conclusive: an
-  anytime p-value never rises again, so more data cannot clear the metric and the release can no longer pass);
-* with ``margin`` set, at the first look where every gating metric's confidence sequence rules out a regression
-  larger than ``margin`` (relative) and every other metric passes: conclusive pass;
-* otherwise at ``end``, with the verdict of the last look.
+* at the first look whose verdict is ``fail`` or ``marginal``: the verdict then holds whichever way the
+  undecided metrics turn out (``analysis.verdict.decide_run``), so a critical metric that is still undecided keeps
+  the watch going, and an anytime p-value never rises again;
+* at the first look whose verdict is ``pass``: every gating metric's confidence sequence lies within its allowed
+  effect (time-uniform, so stopping there is valid); ``margin`` sets that allowed effect for every metric;
+* otherwise at ``end``, with the verdict of the last look (``inconclusive`` when the data could not tell).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from judges import Classification, Direction
+from judges import Classification
 
 from .collectors import Collector
 from .config import CanaryConfig, MetricConfig
@@ -108,38 +111,24 @@ def align(pairs: Mapping[str, SamplePair], metrics: Iterable[MetricConfig]) -> d
     return out
 
 
-def _relative_sequence(r: MetricResult) -> tuple[float, float] | None:
-    """The confidence sequence of a metric as a relative change of the canary (0 = no change)."""
-    s = r.statistics
-    if math.isnan(s.ci_lower) or math.isnan(s.ci_upper):
-        return None
-    if r.judge == "sequential-rate":
-        return s.ci_lower - 1.0, s.ci_upper - 1.0
-    base = s.extra.get("baseline_mean", math.nan)
-    if r.judge == "sequential-mean" and base and math.isfinite(base):
-        return s.ci_lower / abs(base), s.ci_upper / abs(base)
-    return None
+def _deferred(r: MetricResult) -> MetricResult:
+    """A metric whose judge is not anytime-valid, before the last look: inconclusive until the end of the watch."""
+    if r.muted or r.judge.startswith("sequential-") or r.classification not in (
+            Classification.PASS, Classification.HIGH, Classification.LOW):
+        return r
+    j = r.judgement
+    why = (f"{r.name}: judged at the end of the watch ({r.judge} is not anytime-valid; now "
+           f"{r.classification.value}{': ' + j.reason if j.reason else ''})")
+    return dataclasses.replace(r, judgement=dataclasses.replace(j, classification=Classification.INCONCLUSIVE,
+                                                                reason=why, critical=False))
 
 
-def conclusive_pass(result: AnalysisResult, margin: float) -> bool:
-    """Every gating metric passes, and each one with a confidence sequence excludes a regression over ``margin``."""
-    for r in result.metrics:
-        if r.muted:
-            continue
-        if r.classification is not Classification.PASS:
-            return False
-        seq = _relative_sequence(r)
-        if seq is None:
-            if r.judge.startswith("sequential-"):
-                return False
-            continue
-        lo, hi = seq
-        direction = Direction(r.direction)
-        if direction in (Direction.INCREASE, Direction.EITHER) and not hi < margin:
-            return False
-        if direction in (Direction.DECREASE, Direction.EITHER) and not lo > -margin:
-            return False
-    return True
+def _with_margin(config: CanaryConfig, margin: float | None) -> CanaryConfig:
+    if margin is None:
+        return config
+    metrics = tuple(dataclasses.replace(m, params=dataclasses.replace(m.params, margin=margin))
+                    for m in config.metrics)
+    return config.with_overrides(metrics=metrics)
 
 
 def watch(config: CanaryConfig, collector: Collector, start: float, end: float, step: float, *,
@@ -157,7 +146,7 @@ def watch(config: CanaryConfig, collector: Collector, start: float, end: float, 
     start, end, step : float
         Epoch seconds of the first and the last look's window end, and the time between looks.
     margin : float, optional
-        Relative change under which a regression is negligible; enables the conclusive-pass stop.
+        Allowed relative change of every metric (its ``margin``): a pass needs every confidence sequence within it.
     sleep : callable, optional
         Called with the seconds to wait until a look's time is reached (real-time monitoring); ``None``
         replays without waiting.
@@ -168,7 +157,7 @@ def watch(config: CanaryConfig, collector: Collector, start: float, end: float, 
         raise ValueError(f"`step` must be > 0, got {step!r}")
     if not end > start:
         raise ValueError("`end` must be after `start`")
-    seq = sequential_config(config)
+    seq = _with_margin(sequential_config(config), margin)
     looks: list[Look] = []
     k = 1
     while True:
@@ -177,20 +166,20 @@ def watch(config: CanaryConfig, collector: Collector, start: float, end: float, 
             sleep(t - clock())
         window = Window(start, t)
         pairs = align(collector.collect(seq.metrics, window), seq.metrics)
-        result = judge_pairs(seq, pairs, window)
+        result = judge_pairs(seq, pairs, window, defer=None if t >= end else _deferred)
         flagged = tuple(r.name for r in result.metrics
                         if not r.muted and r.classification in (Classification.HIGH, Classification.LOW))
         look = Look(t, result.verdict.value.value, result.score.score, flagged)
         looks.append(look)
         if on_look is not None:
             on_look(look, result)
-        if result.verdict.value in (VerdictValue.FAIL, VerdictValue.MARGINAL) and flagged:
-            return WatchResult(result, tuple(looks), t < end,
-                               f"conclusive {result.verdict.value.value} at look {k}: {', '.join(flagged)} flagged")
-        if margin is not None and conclusive_pass(result, margin):
-            return WatchResult(result, tuple(looks), t < end,
-                               f"conclusive pass at look {k}: every gating metric rules out a regression over "
-                               f"{margin:.0%}")
+        v = result.verdict.value
+        if t < end and v in (VerdictValue.FAIL, VerdictValue.MARGINAL):
+            return WatchResult(result, tuple(looks), True,
+                               f"conclusive {v.value} at look {k}: {', '.join(flagged) or 'score'} flagged")
+        if t < end and v is VerdictValue.PASS:
+            return WatchResult(result, tuple(looks), True,
+                               f"conclusive pass at look {k}: every gating metric is shown within its allowed effect")
         if t >= end:
             return WatchResult(result, tuple(looks), False, f"end of the watch after {k} look(s)")
         k += 1
