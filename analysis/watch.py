@@ -15,8 +15,9 @@ The watch stops:
 * at the first look whose verdict is ``fail`` or ``marginal``: the verdict then holds whichever way the
   undecided metrics turn out (``analysis.verdict.decide_run``), so a critical metric that is still undecided keeps
   the watch going, and an anytime p-value never rises again;
-* at the first look whose verdict is ``pass``: every gating metric's confidence sequence lies within its allowed
-  effect (time-uniform, so stopping there is valid); ``margin`` sets that allowed effect for every metric;
+* with ``margin`` set, at the first look whose verdict is ``pass``: every gating metric's confidence sequence lies
+  within the allowed effect ``margin`` (time-uniform, so stopping there is valid). Without it the watch goes on,
+  since a canary can turn bad late (a slow leak, a cache that fills);
 * otherwise at ``end``, with the verdict of the last look (``inconclusive`` when the data could not tell).
 """
 
@@ -146,7 +147,7 @@ def watch(config: CanaryConfig, collector: Collector, start: float, end: float, 
     start, end, step : float
         Epoch seconds of the first and the last look's window end, and the time between looks.
     margin : float, optional
-        Allowed relative change of every metric (its ``margin``): a pass needs every confidence sequence within it.
+        Allowed relative change of every metric (its ``margin``); enables the conclusive-pass stop.
     sleep : callable, optional
         Called with the seconds to wait until a look's time is reached (real-time monitoring); ``None``
         replays without waiting.
@@ -177,7 +178,7 @@ def watch(config: CanaryConfig, collector: Collector, start: float, end: float, 
         if t < end and v in (VerdictValue.FAIL, VerdictValue.MARGINAL):
             return WatchResult(result, tuple(looks), True,
                                f"conclusive {v.value} at look {k}: {', '.join(flagged) or 'score'} flagged")
-        if t < end and v is VerdictValue.PASS:
+        if t < end and v is VerdictValue.PASS and margin is not None:
             return WatchResult(result, tuple(looks), True,
                                f"conclusive pass at look {k}: every gating metric is shown within its allowed effect")
         if t >= end:

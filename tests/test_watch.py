@@ -64,16 +64,17 @@ def test_judges_are_swapped_for_their_anytime_valid_counterparts(config_path):
     assert [m.judge for m in seq.metrics] == ["sequential-mean", "sequential-rate", "sequential-mean"]
 
 
-def test_a_healthy_canary_passes_once_every_metric_is_shown_within_its_allowed_effect(tmp_path, config_path, capsys):
+def test_a_healthy_canary_is_watched_to_the_end_and_passes(tmp_path, config_path, capsys):
     data = write_release(tmp_path / "aa.csv", np.random.default_rng(1))
     out = tmp_path / "watch.json"
     code, stdout, _ = run("watch", str(config_path), "--data", str(data), "--json", str(out), capsys=capsys)
     assert code == 0, stdout
+    assert "look  119" in stdout and "watch: end of the watch after 119 look(s)" in stdout
     d = json.loads(out.read_text())
-    assert d["verdict"] == "pass" and d["watch"]["stopped_early"]
-    assert d["watch"]["reason"].startswith("conclusive pass") and d["watch"]["reason"] in stdout
-    # every look before it was inconclusive (not enough data yet), never a failure
-    assert {h["verdict"] for h in d["watch"]["history"][:-1]} == {"inconclusive"}
+    assert d["verdict"] == "pass" and d["watch"]["looks"] == 119 and not d["watch"]["stopped_early"]
+    # early looks are inconclusive (not enough data yet), never a failure
+    assert d["watch"]["history"][0]["verdict"] == "inconclusive"
+    assert {h["verdict"] for h in d["watch"]["history"]} <= {"inconclusive", "pass"}
     assert {m["judge"] for m in d["metrics"]} == {"sequential-mean", "sequential-rate"}
     assert d["watch"]["history"][0]["time"] == "2026-01-01T00:01:00Z"
 
@@ -147,7 +148,7 @@ def _prom_config(tmp_path, app):
            "variables": {"app": app}, "prometheus": {"step": "60s", "timeout": "5s"},
            "metrics": [
                {"name": "latency_ms", "query": 'app_latency_ms{${scope},app="${app}"}', "direction": "increase"},
-               {"name": "errors", "judge": "rate", "denominator": "requests", "direction": "increase",
+               {"name": "errors", "judge": "rate", "denominator": "requests", "direction": "increase", "margin": 0.5,
                 "query": 'sum(increase(http_requests_total{${scope},app="${app}",code="500"}[1m]))'},
                {"name": "requests", "muted": True,
                 "query": 'sum(increase(http_requests_total{${scope},app="${app}"}[1m]))'}]}
