@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
 
 from judges import Classification, Judgement, JudgeParams, Statistics, get_judge
 
@@ -15,6 +17,8 @@ from .results import AnalysisResult, MetricResult
 from .series import SamplePair, Series, Window
 
 Progress = Callable[[int, int, str], None]
+# judges that read baseline and canary step by step
+ALIGNED_JUDGES = ("sequential-mean", "sequential-rate")
 # outcomes of a critical metric that zero the score like a critical failure: nothing shown within the allowed effect
 _OPEN = (Classification.INCONCLUSIVE, Classification.NODATA)
 
@@ -71,11 +75,35 @@ def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dic
     return out
 
 
+def _restrict(s: Series, keep: np.ndarray) -> Series:
+    mask = np.isin(s.timestamps, keep)
+    return dataclasses.replace(s, timestamps=s.timestamps[mask], values=s.values[mask])
+
+
+def align(pairs: Mapping[str, SamplePair], metrics: Iterable[MetricConfig]) -> dict[str, SamplePair]:
+    """Each pair restricted to the timestamps both scopes have (and, for a metric with a denominator, that the
+    denominator has in both scopes too), so sequential judges can read them look by look."""
+    out = dict(pairs)
+    for m in metrics:
+        p = pairs.get(m.name)
+        if p is None or p.error:
+            continue
+        keep = np.intersect1d(p.baseline.timestamps, p.canary.timestamps)
+        den = pairs.get(m.denominator) if m.denominator else None
+        if den is not None and not den.error:
+            keep = np.intersect1d(keep, np.intersect1d(den.baseline.timestamps, den.canary.timestamps))
+        out[m.name] = dataclasses.replace(p, baseline=_restrict(p.baseline, keep), canary=_restrict(p.canary, keep))
+    return out
+
+
 def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: Window | None,
                 progress: Progress | None = None, warnings: tuple[str, ...] = (),
                 defer: Callable[[MetricResult], MetricResult] | None = None) -> AnalysisResult:
     """Judge already-collected pairs and score them (used by ``analyze`` and by interval runs). ``defer`` may
     rewrite each metric result before scoring (``watch`` defers judges that are not anytime-valid)."""
+    # judges that pair steps must see the same timestamps on both sides, never positions (a canary that starts
+    # 10 minutes later would otherwise be compared with another time of the baseline)
+    pairs = align(pairs, [m for m in config.metrics if m.judge in ALIGNED_JUDGES])
     results = []
     total = len(config.metrics)
     batched = _judge_batches(config, pairs)

@@ -26,20 +26,18 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
-
-import numpy as np
+from typing import Any, Callable
 
 from judges import Classification
 
 from .collectors import Collector
-from .config import CanaryConfig, MetricConfig
-from .pipeline import judge_pairs
+from .config import CanaryConfig
+from .pipeline import align, judge_pairs
 from .results import AnalysisResult, MetricResult
-from .series import SamplePair, Series, Window
+from .series import Window
 from .verdict import VerdictValue
 
-__all__ = ["SEQUENTIAL", "Look", "WatchResult", "align", "sequential_config", "watch"]
+__all__ = ["SEQUENTIAL", "Look", "WatchResult", "align", "sequential_config", "watch"]  # align: pipeline
 
 # the anytime-valid counterpart of each fixed-sample judge
 SEQUENTIAL: dict[str, str] = {"rate": "sequential-rate", "mann-whitney": "sequential-mean",
@@ -89,27 +87,6 @@ def sequential_config(config: CanaryConfig) -> CanaryConfig:
     """``config`` with every judge that has an anytime-valid counterpart replaced by it."""
     metrics = tuple(dataclasses.replace(m, judge=SEQUENTIAL.get(m.judge, m.judge)) for m in config.metrics)
     return config.with_overrides(metrics=metrics)
-
-
-def _restrict(s: Series, keep: np.ndarray) -> Series:
-    mask = np.isin(s.timestamps, keep)
-    return dataclasses.replace(s, timestamps=s.timestamps[mask], values=s.values[mask])
-
-
-def align(pairs: Mapping[str, SamplePair], metrics: Iterable[MetricConfig]) -> dict[str, SamplePair]:
-    """Each pair restricted to the timestamps both scopes have (and, for a metric with a denominator, that the
-    denominator has in both scopes too), so sequential judges can read them look by look."""
-    out = dict(pairs)
-    for m in metrics:
-        p = pairs.get(m.name)
-        if p is None or p.error:
-            continue
-        keep = np.intersect1d(p.baseline.timestamps, p.canary.timestamps)
-        den = pairs.get(m.denominator) if m.denominator else None
-        if den is not None and not den.error:
-            keep = np.intersect1d(keep, np.intersect1d(den.baseline.timestamps, den.canary.timestamps))
-        out[m.name] = dataclasses.replace(p, baseline=_restrict(p.baseline, keep), canary=_restrict(p.canary, keep))
-    return out
 
 
 def _deferred(r: MetricResult) -> MetricResult:

@@ -24,6 +24,9 @@ from .sequential import SequentialResult, count_test, mean_test
 
 __all__ = ["judge_mean", "judge_rate"]
 
+# steps with events from which the sequential rate judge estimates overdispersion, and before which it concludes
+# nothing (paired-analysis.md 5: no rejection before the dispersion is estimable)
+SEQUENTIAL_MIN_DF = 6
 _ALTERNATIVE = {Direction.INCREASE: "greater", Direction.DECREASE: "less", Direction.EITHER: "two-sided"}
 
 
@@ -39,7 +42,8 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
     Reads the same inputs as the ``rate`` judge (event counts per step, ``baseline_denominator`` and
     ``canary_denominator`` in ``params.options``, or ``options.canary_share`` for the canary's share of traffic
     without denominators, default 0.5). The per-step shares ``N_c / (N_b + N_c)`` enter the test look by look;
-    overdispersion (as in ``rate``) divides the counts. ``options.concentration`` is the prior concentration
+    overdispersion (as in ``rate``, from at least ``SEQUENTIAL_MIN_DF + 1`` steps with events, before which the
+    judge is inconclusive) divides the counts. ``options.concentration`` is the prior concentration
     (default 30). The test is one-sided in the metric's direction (two-sided for ``either``); the metric is high
     (low) when that anytime p-value is at most ``1 - confidence`` with the ratio above (below) 1, subject to the
     effect-size gates. The reported interval is the two-sided confidence sequence. Baseline, canary and the
@@ -71,8 +75,9 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
             share = np.where(nb + nc > 0, nc / (nb + nc), Nc / (Nb + Nc))
     else:
         share = float(opts.get("canary_share", 0.5))
-    phi, _ = dispersion(dataclasses.replace(rc, baseline=b, canary=c, baseline_exposure=nb, canary_exposure=nc,
-                                            aligned=True)) if opts.get("overdispersion", True) else (1.0, 0)
+    over = bool(opts.get("overdispersion", True))
+    phi, df = dispersion(dataclasses.replace(rc, baseline=b, canary=c, baseline_exposure=nb, canary_exposure=nc,
+                                             aligned=True), SEQUENTIAL_MIN_DF) if over else (1.0, 0)
     try:
         res = count_test(b / phi, c / phi, share, concentration=float(opts.get("concentration", 30.0)),
                          alpha=1.0 - params.confidence, alternative=_ALTERNATIVE[params.direction])
@@ -80,8 +85,15 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
         return error(params, str(exc), stats)
     extra.update(_path_extra(res), dispersion=phi)
     if B == 0 and C == 0:
-        return Judgement(Classification.PASS, "No events in either arm", statistics=stats)
+        return Judgement(Classification.INCONCLUSIVE, f"{params.name} is inconclusive (not enough data to tell): no "
+                         "events in either arm", statistics=stats)
     ratio = math.exp(res.estimate[-1]) if res.estimate[-1] < 700 else math.inf
+    if over and df < SEQUENTIAL_MIN_DF:
+        # bursty counts fool a Poisson e-process; until the dispersion can be estimated nothing is concluded
+        return Judgement(Classification.INCONCLUSIVE, f"{params.name} is inconclusive (not enough data to tell): "
+                         f"{df + 1 if df else 0} step(s) with events, the dispersion of the counts needs "
+                         f"{SEQUENTIAL_MIN_DF + 1} before the sequence can conclude", statistics=dataclasses.replace(
+                             stats, extra={**extra, "extra_points": float(SEQUENTIAL_MIN_DF - df)}))
     stats = dataclasses.replace(stats, estimate=ratio, ci_lower=math.exp(res.ci_lower[-1]),
                                 ci_upper=math.exp(min(res.ci_upper[-1], 700.0)) if math.isfinite(res.ci_upper[-1])
                                 else math.inf, p_value=float(res.p_value[-1]), effect_size=ratio, extra=extra)

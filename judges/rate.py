@@ -143,7 +143,7 @@ def counts(baseline, canary, params: JudgeParams) -> RateCounts:
     return RateCounts(b, c, nb, nc, aligned)
 
 
-def dispersion(rc: RateCounts) -> tuple[float, int]:
+def dispersion(rc: RateCounts, min_df: int = MIN_DISPERSION_DF) -> tuple[float, int]:
     """Design effect of the canary's count: its between-step variance over the binomial one, and its df.
 
     With ``e_s`` events in step s, of which ``c_s`` in the canary, and ``theta_s`` the canary's expected share of
@@ -153,7 +153,8 @@ def dispersion(rc: RateCounts) -> tuple[float, int]:
     binomial variance. Busy steps weigh more, as they do in the total. Returns
     ``(1.0, df)`` when the steps are not aligned, the ratio is 0 or infinite, ``df = T - 1 < 10``, or ``phi df``
     stays below the chi-square (df) upper ``DISPERSION_TEST_LEVEL`` point (no evidence of overdispersion: McCullagh
-    and Nelder 1989, section 4.5, Pearson's statistic).
+    and Nelder 1989, section 4.5, Pearson's statistic). ``min_df`` is the fewest degrees of freedom it is estimated
+    from.
     """
     if not rc.aligned:
         return 1.0, 0
@@ -162,7 +163,7 @@ def dispersion(rc: RateCounts) -> tuple[float, int]:
     ok = (e > 0) & (rc.baseline_exposure > 0) & (rc.canary_exposure > 0)
     df = int(ok.sum()) - 1
     B, C = rc.baseline.sum(), rc.canary.sum()
-    if df < MIN_DISPERSION_DF or B == 0 or C == 0:
+    if df < min_df or B == 0 or C == 0:
         return 1.0, max(df, 0)
     ratio = (C / rc.canary_exposure.sum()) / (B / rc.baseline_exposure.sum())
     rho = rc.canary_exposure[ok] / tot[ok]
