@@ -171,13 +171,14 @@ def dispersion(rc: RateCounts, min_df: int = MIN_DISPERSION_DF) -> tuple[float, 
     resid = rc.canary[ok] - e[ok] * theta
     binomial = float((e[ok] * theta * (1 - theta)).sum())
     # clusters of neighbouring steps are not independent when the arms' rates wander: Newey-West-style AR(1) VIF
-    vif, _ = value_vif(resid)
-    phi = float(resid @ resid) * vif / binomial * (df + 1) / df
-    # Pearson's dispersion test first: on binomial counts phi scatters around 1 (above it half the time), and
-    # dividing by that noise only costs power; it is used when it exceeds the chi-square 95 % point.
-    if phi * df <= float(chi2.isf(DISPERSION_TEST_LEVEL, df)):
+    pearson = float(resid @ resid) / binomial * (df + 1) / df
+    # Pearson's dispersion test first: on binomial counts the estimate scatters around 1 (above it half the time,
+    # and the serial VIF of the residuals too), and dividing by that noise only costs power; phi is used once
+    # Pearson's statistic alone exceeds its chi-square 95 % point.
+    if pearson * df <= float(chi2.isf(DISPERSION_TEST_LEVEL, df)):
         return 1.0, df
-    return phi, df
+    vif, _ = value_vif(resid)
+    return pearson * vif, df
 
 
 def _count(v: float) -> str:

@@ -196,3 +196,21 @@ def test_real_valued_counts_from_increase_are_accepted():
     t2 = rate_test(10.0001, 1000.0, 19.9999, 1000.0)
     assert t2.p_value == pytest.approx(t.p_value, rel=1e-3)
     assert _binom_tails(20, 30, 0.5)[0] == pytest.approx(binom.sf(19, 30, 0.5))
+
+
+def test_binomial_errors_are_not_read_as_overdispersed_and_keep_their_power():
+    # issue 12: the dispersion estimate came out above 1 on plain binomial errors in 51 of 80 releases and cost
+    # power (2x errors at 0.1 % of 1,000 req/min over 30 min caught 54/80; the exact test's limit is 79 %)
+    rng = np.random.default_rng(12)
+    n = np.full(30, 1_000.0)
+    runs, above, caught, exact = 300, 0, 0, 0
+    for _ in range(runs):
+        b = rng.binomial(1000, 0.001, 30).astype(float)
+        c = rng.binomial(1000, 0.002, 30).astype(float)
+        j = judge(b, c, params(nb=n, nc=n))
+        above += j.statistics.extra["dispersion"] > 1
+        caught += j.classification is Classification.HIGH
+        # the exact conditional test at the interval's one-sided level, R: binom.test(C, B + C, 0.5, "greater")
+        exact += binomtest(int(c.sum()), int(b.sum() + c.sum()), 0.5, alternative="greater").pvalue <= 0.01
+    assert above / runs <= 0.1
+    assert caught >= exact - 0.04 * runs and caught / runs >= 0.72
