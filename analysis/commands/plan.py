@@ -1,4 +1,5 @@
-"""``canary plan``: from recorded baseline data, the smallest regression a canary can catch or how long it needs."""
+"""``canary plan``: from baseline history (a recorded file or Prometheus), the smallest regression a canary can
+catch or how long it needs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import click
 from ..config import load_config
 from ..errors import UsageError
 from ._output import check_target, write_atomic
-from .prometheus import _duration
+from .prometheus import SourceOptions, _duration, _prometheus_options, _window, prometheus_collector, \
+    with_prometheus_overrides
 
 
 def _pct(v: float) -> str:
@@ -50,8 +52,9 @@ def render(p) -> str:
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--data", "data", required=True, type=click.Path(dir_okay=False),
-              help="Recorded data (CSV or Parquet); its baseline scope is what the plan reads.")
+@click.option("--data", "data", type=click.Path(dir_okay=False),
+              help="Recorded data (CSV or Parquet); its baseline scope is what the plan reads. Or --prometheus-url "
+                   "(or prometheus.url) with --start: the baseline scope's history in Prometheus.")
 @click.option("--duration", metavar="DURATION", help="Planned canary duration (e.g. 30m): gives the minimum "
               "detectable effect of each metric.")
 @click.option("--effect", type=float, metavar="FRACTION", help="Regression to detect (0.1 = +10 %, for counts a "
@@ -60,20 +63,26 @@ def render(p) -> str:
               help="The canary's share of the traffic that baseline and canary receive together.")
 @click.option("--power", type=float, default=0.9, show_default=True, help="Probability of detecting the effect.")
 @click.option("--json", "json_path", metavar="PATH|-", help="Write the plan as JSON ('-' for stdout).")
-def plan(config: str, data: str, duration: str | None, effect: float | None, split: float, power: float,
-         json_path: str | None) -> int:
-    """Plan a canary for CONFIG from recorded baseline data: minimum detectable effect for --duration, or the
-    duration needed for --effect (or both), per gating metric, under the judges' default decision rule.
+@_prometheus_options
+def plan(config: str, data: str | None, duration: str | None, effect: float | None, split: float, power: float,
+         json_path: str | None, **source: str) -> int:
+    """Plan a canary for CONFIG from baseline history: minimum detectable effect for --duration, or the
+    duration needed for --effect (or both), per gating metric, under the judges' decision rule.
 
-    Exit codes: 0 planned, 2 usage, config or data error.
+    The history is a recorded file (--data) or Prometheus (--prometheus-url or prometheus.url, scopes from the
+    config, over --start .. --end).
+
+    Exit codes: 0 planned, 2 usage, config or data error, 4 Prometheus unreachable.
     """
     import json
+    import time
 
     from ..collectors.file import FileCollector
     from ..plan import plan as run
 
     check_target(json_path)
     cfg = load_config(config)
+    opts = SourceOptions(**source)
     seconds = _duration(duration, "--duration")
     if seconds is None and effect is None:
         raise UsageError("give --duration DURATION, --effect FRACTION, or both")
@@ -85,7 +94,23 @@ def plan(config: str, data: str, duration: str | None, effect: float | None, spl
         raise UsageError("--split must be in (0, 1)")
     if not 0.5 <= power < 1:
         raise UsageError("--power must be in [0.5, 1)")
-    result = run(cfg, FileCollector(data), duration=seconds, effect=effect, split=split, power=power)
+    if data is not None:
+        if opts.prometheus_url:
+            raise UsageError("give either --data or --prometheus-url, not both")
+        result = run(cfg, FileCollector(data), duration=seconds, effect=effect, split=split, power=power)
+    else:
+        cfg = with_prometheus_overrides(cfg, opts)
+        if not cfg.prometheus.url:
+            raise UsageError("give the baseline history: --data PATH, or --prometheus-url URL (or prometheus.url) "
+                             "with --start")
+        window = _window(opts, time.time(), None)
+        collector = prometheus_collector(cfg)
+        try:
+            result = run(cfg, collector, duration=seconds, effect=effect, split=split, power=power, window=window)
+        finally:
+            close = getattr(collector, "close", None)
+            if close is not None:
+                close()
     text = json.dumps(result.to_dict(), indent=2, allow_nan=False)
     if json_path == "-":
         click.echo(render(result), err=True)
