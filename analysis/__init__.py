@@ -2,29 +2,25 @@
 
     >>> from analysis import load_config, analyze_file
     >>> result = analyze_file("canary.yaml", "data.csv")
-    >>> result.verdict.value, result.score.score
+    >>> result.verdict.value, result.score
     >>> result.to_frame()
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version as _version
 from pathlib import Path
 
-try:
-    __version__ = _version("canary-engine")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.1.0"
+from analysis.version import __version__
 
-from .collectors.file import FileCollector
-from .config import CanaryConfig, MetricConfig, Thresholds, load_config, parse_config
-from .errors import CanaryError, CollectorError, ConfigError, DataError, UsageError
-from .pipeline import analyze, judge_pairs
-from .results import AnalysisResult, MetricResult
-from .results_io import load_result
-from .scoring import Score
-from .series import SamplePair, Series, Window
-from .verdict import Verdict, VerdictValue
+from analysis.collectors.file import FileCollector
+from analysis.config import CanaryConfig, MetricConfig, Thresholds, load_config, parse_config
+from analysis.errors import CanaryError, CollectorError, ConfigError, DataError, UsageError
+from analysis.pipeline import analyze, judge_pairs
+from analysis.results import AnalysisResult, MetricResult
+from analysis.results.io import load_result
+from analysis.decision.scoring import Score
+from analysis.series import SamplePair, Series, Window
+from analysis.decision.verdict import Decision, Verdict
 
 
 def analyze_file(config: str | Path | CanaryConfig, data: str | Path, window: Window | None = None) -> AnalysisResult:
@@ -48,6 +44,6 @@ def __getattr__(name: str):
 __all__ = [
     "AnalysisResult", "CanaryConfig", "CanaryError", "CollectorError", "ConfigError", "DataError", "FileCollector",
     "MetricConfig", "MetricResult", "PrometheusCollector", "SamplePair", "Score", "Series", "Thresholds", "UsageError", "Verdict",
-    "VerdictValue", "Window", "analyze", "analyze_file", "judge_pairs", "load_config", "load_result",
+    "Verdict", "Window", "analyze", "analyze_file", "judge_pairs", "load_config", "load_result",
     "parse_config", "__version__",
 ]

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from judges import Classification, Judgement, JudgeParams, Statistics, get_judge
+from judges import Classification, Judgement, JudgeParams, Statistics, get_plugin
 
-from . import scoring, verdict
-from .collectors import Collector
-from .config import CanaryConfig, MetricConfig
-from .results import AnalysisResult, MetricResult
-from .series import SamplePair, Series, Window
+from analysis.decision import scoring, verdict
+from analysis.collectors import Collector
+from analysis.config import CanaryConfig, MetricConfig
+from analysis.results import AnalysisResult, MetricResult
+from analysis.series import SamplePair, Series, Window
 
 Progress = Callable[[int, int, str], None]
 # judges that read baseline and canary step by step
@@ -24,7 +23,7 @@ _OPEN = (Classification.INCONCLUSIVE, Classification.NODATA)
 
 
 def engine_version() -> str:
-    from . import __version__
+    from analysis.version import __version__
 
     return __version__
 
@@ -44,7 +43,7 @@ def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair
                                                       "baseline_denominator": den.baseline.values,
                                                       "canary_denominator": den.canary.values})
     try:
-        return get_judge(m.judge)(pair.baseline.values, pair.canary.values, params)
+        return get_plugin(m.judge).judge(pair.baseline.values, pair.canary.values, params)
     except Exception as e:  # a judge bug must fail closed, never pass
         return Judgement(Classification.ERROR, f"Classification of {m.name} failed: {type(e).__name__}: {e}",
                          critical=m.critical)
@@ -61,8 +60,8 @@ def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dic
     out: dict[str, Judgement] = {}
     for name, ms in groups.items():
         try:
-            many = getattr(sys.modules.get(get_judge(name).__module__), "judge_many", None)
-        except (KeyError, AttributeError):
+            many = get_plugin(name).judge_many
+        except KeyError:
             continue
         if many is None or len(ms) < 2:
             continue
@@ -126,9 +125,9 @@ def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: W
 def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Window | None,
            pairs: Mapping[str, SamplePair], warnings: tuple[str, ...] = ()) -> AnalysisResult:
     """Score and decide a set of metric results, after Holm's correction across the gating metrics (if on), which
-    judges them again at its step-down levels from ``pairs`` (``analysis.multiplicity``)."""
+    judges them again at its step-down levels from ``pairs`` (``analysis.decision.family``)."""
     if config.holm:
-        from .multiplicity import holm_by_level
+        from analysis.decision.family import holm_by_level
 
         by_name = {m.name: m for m in config.metrics}
 
@@ -147,11 +146,11 @@ def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Wind
               for r in results]
     critical_failures = [r.name for r in results if r.critical and not r.muted]
     s, v = verdict.decide_run(scored, critical_failures, config.group_weights, config.thresholds)
-    few = [r.name for r in results if any("fewer than" in w for w in r.warnings)]
+    few = [r.name for r in results if r.name in pairs and pairs[r.name].few_points()]
     if few:
         warnings = warnings + (f"{len(few)} metric(s) returned fewer than 50 data points, which reduces confidence "
                                f"in the score: {', '.join(few[:5])}",)
-    return AnalysisResult(config_name=config.name, window=window, metrics=results, score=s, verdict=v,
+    return AnalysisResult(config_name=config.name, window=window, metrics=results, scores=s, decision=v,
                           thresholds=config.thresholds, engine_version=engine_version(), warnings=warnings,
                           pairs=pairs)
 

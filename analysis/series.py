@@ -92,6 +92,28 @@ class SamplePair:
     error: str | None = None
     # what the collector noticed while fetching (an empty result, series combined), shown with the warnings
     notes: tuple[str, ...] = ()
+    # the error of each side that failed, by scope (``error`` is their one-line summary)
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+    @staticmethod
+    def of(metric: str, baseline: Series, canary: Series, baseline_error: str | None = None,
+           canary_error: str | None = None, notes: tuple[str, ...] = ()) -> "SamplePair":
+        """A pair whose sides may have failed: ``error`` summarises them, ``errors`` keeps each side's."""
+        errors = {s: e for s, e in (("baseline", baseline_error), ("canary", canary_error)) if e}
+        if len(errors) == 2:
+            summary = f"baseline and canary: {baseline_error}" if baseline_error == canary_error \
+                else f"baseline: {baseline_error}; canary: {canary_error}"
+        else:
+            summary = next((f"{s}: {e}" for s, e in errors.items()), None)
+        return SamplePair(metric, baseline, canary, summary, notes, errors)
+
+    def few_points(self, min_points: int = 50) -> bool:
+        """True when a side has data but fewer than ``min_points`` finite points."""
+        return any(0 < len(s) - s.n_nan < min_points for s in (self.baseline, self.canary))
+
+    def side_error(self, scope: str) -> str | None:
+        """The part of ``error`` about ``scope`` (``baseline`` or ``canary``), from ``errors``."""
+        return self.errors.get(scope)
 
     def warnings(self, min_points: int = 50) -> tuple[str, ...]:
         """Data-quality notes shown beside the result: the collector's notes, few points, NaN, gaps."""

@@ -35,7 +35,7 @@ import numpy as np
 from judges import Classification, Direction, JudgeParams, NanStrategy, get_judge
 from judges.multiplicity import holm
 from judges.rate import counts, dispersion
-from judges.sequential import count_test, mean_test
+from judges.eprocess import count_test, mean_test
 
 ALPHA = 0.05
 CONFIDENCE = 0.98

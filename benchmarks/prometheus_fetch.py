@@ -106,7 +106,7 @@ def main() -> int:
     e2e_m, seq_m = statistics.median(e2e), statistics.median(seq)
     print(f"data: {args.metrics} metrics x 2 scopes x {args.points} points "
           f"({2 * args.metrics * args.points} samples); Prometheus backfilled and ready in {setup:.2f} s")
-    print(f"verdict: {result.verdict.value.value} score {result.score.score:g} "
+    print(f"verdict: {result.verdict.value} score {result.score:g} "
           f"({len(result.metrics)} metrics judged with {cfg.metrics[0].judge})")
     print(f"end to end, fetch + judge + verdict (concurrency {args.concurrency}): {_median(e2e)}")
     print(f"  of which concurrent fetch and alignment:           {_median(fetch)}")

@@ -19,8 +19,8 @@ import math
 
 import numpy as np
 
-from ._types import Classification, Direction, EffectMeasure, Judgement, JudgeParams, Statistics
-from .effect_size import cles, mean_ratio
+from judges._types import Classification, Direction, EffectMeasure, Judgement, JudgeParams, Statistics
+from judges.effect_size import cles, mean_ratio
 
 
 def effect_size(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> tuple[float, float]:

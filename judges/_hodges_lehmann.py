@@ -29,8 +29,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from . import _pairwise
-from ._pairwise import order_statistics
+from judges import _pairwise
+from judges._pairwise import order_statistics
 
 __all__ = ["RankSummary", "ShiftInterval", "rank_summary", "shift_interval", "shift_intervals"]
 

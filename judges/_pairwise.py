@@ -56,7 +56,7 @@ def kernels(points: float = math.inf):
 @cache
 def _load():
     try:
-        from . import _kernels
+        from judges import _kernels
     except ImportError:
         return None
     return _kernels

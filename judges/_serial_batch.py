@@ -4,7 +4,7 @@
 scalar numpy and scipy calls per metric. The numbers are the scalar ones, bit for bit: the lag-1 sums of the ranks
 are exact (half-integers, see ``_kernels.rank_lag1``), the value sums are the same numpy reductions and BLAS dot
 products row by row, the scalar formulas (``ar1_vif``) are called as they are, and scipy's distributions are
-evaluated element-wise. ``tests/test_mann_whitney.py`` checks the equality against the scalar path.
+evaluated element-wise. ``tests/judges/test_mann_whitney.py`` checks the equality against the scalar path.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import t as student_t
 
-from .autocorrelation import MIN_POINTS, WELCH_MARGIN, ar1_vif, welch_p
+from judges.autocorrelation import MIN_POINTS, WELCH_MARGIN, ar1_vif, welch_p
 
 __all__ = ["SerialBatch", "serial_batch"]
 

@@ -1,4 +1,4 @@
-"""The anytime-valid judges ``sequential-rate`` and ``sequential-mean`` (tests in :mod:`judges.sequential`).
+"""The anytime-valid judges ``sequential-rate`` and ``sequential-mean`` (tests in :mod:`judges.eprocess`).
 
 Each reads its series as looks in time order, one per step, and may be re-run on every new step (``canary watch``)
 without inflating its false-alarm rate: the p-value it reports is the anytime p-value at the last look, the
@@ -11,16 +11,20 @@ thresholds do, as in the other judges.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import dataclasses
 import math
 
 import numpy as np
 
-from ._decision import _fmt, effect_size, error, non_inferiority, nodata, pct, ratio_interval, shift_interval, shortcut
-from ._types import Classification, Direction, Judgement, JudgeParams, NanStrategy, Statistics
-from .preprocessing import median
-from .rate import counts, dispersion
-from .sequential import SequentialResult, count_test, mean_test
+from judges._decision import _fmt, effect_size, error, non_inferiority, nodata, ratio_interval, shift_interval, shortcut
+from judges._types import Classification, Direction, Judgement, JudgeParams, NanStrategy, Statistics
+from judges.preprocessing import median
+from judges.rate import counts, dispersion
+from judges.eprocess import SequentialResult, count_test, mean_test
+from judges.registry import JudgePlugin
+
 
 __all__ = ["judge_mean", "judge_rate"]
 
@@ -137,7 +141,7 @@ def judge_mean(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
     Steps are paired by position (the same timestamps of both arms; the longer arm is truncated), which removes
     the load both arms share; a step with a NaN on either side is dropped (or read as 0). The variance is inflated
     for serial correlation unless ``options.autocorrelation`` is false; ``options.planned_n`` (default 60) and
-    ``options.min_n`` (default 10) tune the sequence (see :func:`judges.sequential.mean_test`). The metric is high
+    ``options.min_n`` (default 10) tune the sequence (see :func:`judges.eprocess.mean_test`). The metric is high
     (low) when the sequence for canary - baseline lies above (below) 0 and the effect size clears its gate.
     """
     x, y = _paired(baseline, canary, params)
@@ -161,3 +165,27 @@ def judge_mean(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
     iv = shift_interval(params, stats.estimate, stats.ci_lower, stats.ci_upper, params.confidence,
                         float(x.size), float(np.mean(x)))
     return non_inferiority(params, stats, iv, what="mean shift")
+
+
+@dataclass(frozen=True, slots=True)
+class SequentialRateOptions:
+    """``canary_share`` of the traffic when no denominators are given, ``overdispersion`` correction on or off,
+    ``concentration`` of the e-process' prior."""
+
+    canary_share: float = 0.5
+    overdispersion: bool = True
+    concentration: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class SequentialMeanOptions:
+    """``planned_n`` looks the mixture is tuned for, ``min_n`` points before any decision, ``autocorrelation``
+    prewhitening on or off."""
+
+    planned_n: int = 60
+    min_n: int = 10
+    autocorrelation: bool = True
+
+
+RATE_PLUGIN = JudgePlugin("sequential-rate", judge_rate, SequentialRateOptions)
+MEAN_PLUGIN = JudgePlugin("sequential-mean", judge_mean, SequentialMeanOptions)

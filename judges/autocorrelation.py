@@ -28,7 +28,7 @@ from scipy.special import ndtri
 from scipy.stats import rankdata
 from scipy.stats import t as student_t
 
-from ._types import JudgeParams, Statistics
+from judges._types import JudgeParams, Statistics
 
 __all__ = ["MAX_PHI", "MIN_POINTS", "SerialAdjustment", "ar1_vif", "effective_n", "for_params", "lag1",
            "rank_vif", "serial_adjustment", "value_vif", "welch_interval", "welch_p"]

@@ -7,7 +7,7 @@ noise, so the judge is a pure function.
 
 Kayenta's semantics are kept where they are not fail-closed: it has no ``inconclusive`` (a shift it cannot see is
 a pass); an empty side with ``nan_strategy: replace`` is a pass; a classification error is not critical (the run
-verdict still never passes a critical metric in error, see ``analysis.verdict``).
+verdict still never passes a critical metric in error, see ``analysis.decision.verdict``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from typing import NamedTuple
 import numpy as np
 from scipy.stats import norm
 
-from ._decision import decide, effect_size, error, shortcut
-from ._types import Classification, Judgement, JudgeParams, NanStrategy, Statistics
-from ._zeroin import zeroin
-from .preprocessing import counts, median, prepare
+from judges._decision import decide, effect_size, error, shortcut
+from judges._types import Classification, Judgement, JudgeParams, NanStrategy, Statistics
+from judges._zeroin import zeroin
+from judges.preprocessing import counts, median, prepare
+from judges.registry import JudgePlugin
 
 __all__ = ["WilcoxonCI", "judge", "wilcoxon_ci"]
 
@@ -209,3 +210,6 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
     stats = dataclasses.replace(stats, estimate=ci.estimate, ci_lower=ci.ci_lower, ci_upper=ci.ci_upper,
                                 extra={**extra, "bound": params.tolerance * abs(ci.estimate)})
     return decide(params, stats)
+
+
+PLUGIN = JudgePlugin("kayenta", judge)

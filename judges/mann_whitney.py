@@ -20,6 +20,7 @@ Unlike Kayenta's judge the interval is exact where R's is, and never inverted: `
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from dataclasses import replace
 from typing import Sequence
 
@@ -27,14 +28,15 @@ import numpy as np
 from scipy.special import ndtr
 from scipy.stats import mannwhitneyu
 
-from . import _pairwise
-from ._decision import effect_size, error, non_inferiority, shift_interval, shortcut
-from .autocorrelation import for_params as _serial
-from .autocorrelation import welch_interval
-from ._hodges_lehmann import rank_summary, shift_intervals
-from ._types import EffectMeasure, Judgement, JudgeParams, OutlierStrategy, Statistics
-from ._serial_batch import serial_batch
-from .preprocessing import Prepared, counts, median, prepare
+from judges import _pairwise
+from judges._decision import effect_size, error, non_inferiority, shift_interval, shortcut
+from judges.autocorrelation import for_params as _serial
+from judges.autocorrelation import welch_interval
+from judges._hodges_lehmann import rank_summary, shift_intervals
+from judges._types import EffectMeasure, Judgement, JudgeParams, OutlierStrategy, Statistics
+from judges._serial_batch import serial_batch
+from judges.preprocessing import Prepared, counts, median, prepare
+from judges.registry import JudgePlugin
 
 __all__ = ["judge", "judge_many", "mann_whitney_test"]
 
@@ -296,3 +298,13 @@ def _prepare_all(baselines, canaries, plist: list[JudgeParams]) -> list[tuple[Pr
         if not (np.isnan(bs).any() or np.isnan(cs).any()):
             return [(Prepared(b, 0, 0), Prepared(c, 0, 0)) for b, c in zip(bs, cs)]
     return [(prepare(b, p), prepare(c, p)) for b, c, p in zip(baselines, canaries, plist)]
+
+
+@dataclass(frozen=True, slots=True)
+class RankOptions:
+    """``autocorrelation``: correct the test and the interval for serial correlation (default on)."""
+
+    autocorrelation: bool = True
+
+
+PLUGIN = JudgePlugin("mann-whitney", judge, RankOptions, judge_many)

@@ -3,7 +3,7 @@
 With 12 metrics each tested at 5 %, a healthy release fails somewhere 46 % of the time. A release gate blocks on
 *any* regression, so the matching error notion is the family-wise error rate (FWER): the probability that even one
 healthy metric is flagged. Holm (1979) controls it at ``alpha`` under any dependence between the metrics and is
-uniformly more powerful than Bonferroni. Anytime-valid p-values (``judges.sequential``) may be adjusted the same
+uniformly more powerful than Bonferroni. Anytime-valid p-values (``judges.eprocess``) may be adjusted the same
 way at every look: the first false rejection needs ``min p <= alpha / m0`` over the true nulls at some time, which
 has probability at most ``alpha`` by a union bound over their time-uniform guarantees.
 """

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._types import JudgeParams, NanStrategy, OutlierStrategy
+from judges._types import JudgeParams, NanStrategy, OutlierStrategy
 
 
 @dataclass(frozen=True, slots=True)

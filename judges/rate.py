@@ -23,10 +23,11 @@ from scipy.special import betainc
 from scipy.stats import beta as beta_dist
 from scipy.stats import chi2
 
-from ._decision import _fmt, error, non_inferiority, nodata, ratio_interval
-from ._types import Classification, Judgement, JudgeParams, NanStrategy, Statistics
-from .autocorrelation import value_vif
-from .preprocessing import median
+from judges._decision import _fmt, error, non_inferiority, nodata, ratio_interval
+from judges._types import Classification, Judgement, JudgeParams, NanStrategy, Statistics
+from judges.autocorrelation import value_vif
+from judges.preprocessing import median
+from judges.registry import JudgePlugin
 
 __all__ = ["RateCounts", "RateTest", "counts", "dispersion", "judge", "rate_test"]
 
@@ -241,3 +242,13 @@ def decide_ratio(params: JudgeParams, stats: Statistics, B: float, C: float, Nb:
                         float(min(stats.n_baseline, stats.n_canary)))
     what = f"rate ratio ({_count(C)} events in {_count(Nc)} canary vs {_count(B)} in {_count(Nb)} baseline)"
     return non_inferiority(params, stats, iv, what=what)
+
+
+@dataclass(frozen=True, slots=True)
+class RateOptions:
+    """``overdispersion``: widen the test for errors clustered in time (default on)."""
+
+    overdispersion: bool = True
+
+
+PLUGIN = JudgePlugin("rate", judge, RateOptions)

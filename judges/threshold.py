@@ -15,9 +15,10 @@ from typing import Callable
 
 import numpy as np
 
-from ._decision import _fmt, error, nodata
-from ._types import Classification, Judgement, JudgeParams, Statistics
-from .preprocessing import Prepared, counts, median, prepare
+from judges._decision import _fmt, error, nodata
+from judges._types import Classification, Judgement, JudgeParams, Statistics
+from judges.preprocessing import Prepared, counts, median, prepare
+from judges.registry import JudgePlugin
 
 __all__ = ["STATISTICS", "judge"]
 
@@ -115,3 +116,6 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
         undefined = "" if math.isnan(value) else f" against the baseline {params.statistic} {_fmt(base)}"
         return error(params, f"{params.statistic} {_fmt(value)}{undefined} is undefined (infinite values)", stats)
     return Judgement(Classification.PASS, "", statistics=stats)
+
+
+PLUGIN = JudgePlugin("threshold", judge)

@@ -126,7 +126,7 @@ def odd_result() -> AnalysisResult:
     """A saved result with everything odd a hidden file might hold: empty, all-NaN, single-point, constant and
     enormous series, unbreakable 300-character names and queries, NaN statistics, reversed thresholds, a
     half-open window and an unknown judge with an inverted band."""
-    from analysis.results_io import result_from_dict
+    from analysis.results.io import result_from_dict
 
     long = "x" * 300
     ts = [T0 + 15.0 * i for i in range(5)]

@@ -7,8 +7,8 @@ from typing import Any, Iterable
 from analysis import parse_config
 from analysis.config import Thresholds
 from analysis.results import AnalysisResult
-from analysis.scoring import Score
-from analysis.verdict import Verdict, VerdictValue
+from analysis.decision.scoring import Score
+from analysis.decision.verdict import Decision, Verdict
 
 METRIC = {"name": "error_rate", "judge": "kayenta", "direction": "increase"}
 SCORES = {"pass": 100.0, "marginal": 80.0, "fail": 0.0, "nodata": 0.0, "error": 0.0, "inconclusive": 0.0}
@@ -44,8 +44,8 @@ class Scripted:
         v = self.verdicts.pop(0)
         if isinstance(v, BaseException):
             raise v
-        return AnalysisResult(config_name="svc", window=canary, metrics=(), score=Score(SCORES[v]),
-                              verdict=Verdict(VerdictValue(v), f"scripted {v}"), thresholds=Thresholds(),
+        return AnalysisResult(config_name="svc", window=canary, metrics=(), scores=Score(SCORES[v]),
+                              decision=Decision(Verdict(v), f"scripted {v}"), thresholds=Thresholds(),
                               engine_version="test")
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from servers import datasets
-from servers.haproxy import binary as haproxy_binary
-from servers.prometheus import PrometheusServer, Sample, binaries, openmetrics
+# test modules live in folders mirroring the packages; the shared helpers (servers/, _*.py) stay here
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from servers import datasets  # noqa: E402
+from servers.haproxy import binary as haproxy_binary  # noqa: E402
+from servers.prometheus import PrometheusServer, Sample, binaries, openmetrics  # noqa: E402
 
 
 def _in_ci() -> bool:

@@ -47,3 +47,47 @@ def test_import_judges_and_help_stay_light():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"heavy modules imported eagerly: {out}"
+
+
+def test_nothing_below_the_cli_imports_it():
+    from _imports import graph
+
+    for module, deps in graph().items():
+        if module.startswith("analysis.cli"):
+            continue
+        bad = sorted(d for d in deps if d == "analysis.cli" or d.startswith("analysis.cli."))
+        assert not bad, f"{module} imports the CLI: {bad}"
+
+
+def test_no_import_cycles():
+    from _imports import cycles, graph
+
+    assert cycles(graph()) == []
+
+
+def test_no_module_over_500_lines():
+    from _imports import modules
+
+    long = {name: n for name, path in modules().items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > 500}
+    assert not long, f"split these modules: {long}"
+
+
+def test_each_plugin_group_has_its_builtins_registered():
+    from importlib.metadata import entry_points
+
+    import judges
+    from analysis.collectors import available as collectors
+    from analysis.rollout.routers import available as routers
+
+    groups = {g: {ep.name for ep in entry_points(group=g)}
+              for g in ("canary_engine.judges", "canary_engine.collectors", "canary_engine.routers")}
+    assert {"kayenta", "mann-whitney", "threshold", "rate", "sequential-rate", "sequential-mean"} \
+        <= groups["canary_engine.judges"]
+    assert {"file", "prometheus"} <= groups["canary_engine.collectors"]
+    assert {"haproxy", "command", "webhook", "dry-run"} <= groups["canary_engine.routers"]
+    for name in judges.available():
+        plugin = judges.get_plugin(name)
+        assert plugin.name == name and callable(plugin.judge)
+    assert set(collectors()) == groups["canary_engine.collectors"]
+    assert groups["canary_engine.routers"] <= set(routers())

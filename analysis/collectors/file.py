@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..config import MetricConfig
-from ..errors import DataError
-from ..series import SCOPES, SamplePair, Series, Window
+from analysis.config import CanaryConfig, MetricConfig
+from analysis.errors import ConfigError, DataError
+from analysis.series import SCOPES, SamplePair, Series, Window
 
 COLUMNS = ("metric", "scope", "timestamp", "value")
 _NAN_WORDS = {"", "nan", "NaN", "NAN", "null", "NULL", "None"}
@@ -206,3 +206,15 @@ class FileCollector:
                                    self.series(m.name, "canary", window),
                                    notes=tuple(str(n) for n in notes.get(m.name, ()) or ()))
                 for m in metrics}
+
+
+def open_file(config: CanaryConfig, options: Mapping[str, Any]) -> FileCollector:
+    """Entry point of the ``file`` collector: ``options: {path: FILE}`` (what ``--data FILE`` sets)."""
+    unknown = sorted(set(options) - {"path"})
+    if unknown:
+        raise ConfigError(f"{config.source}: collector.options.{unknown[0]}: unknown option of the file collector; "
+                          f"known options: path")
+    path = options.get("path")
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"{config.source}: collector.options.path: the file collector needs the data file's path")
+    return FileCollector(path)

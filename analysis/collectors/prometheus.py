@@ -41,10 +41,10 @@ from requests.adapters import HTTPAdapter
 from urllib3 import disable_warnings as urllib3_disable_warnings, exceptions as urllib3_exceptions
 from urllib3.util.retry import Retry
 
-from ..config import CanaryConfig, MetricConfig, PrometheusSettings
-from ..errors import CollectorError, ConfigError
-from ..series import SCOPES, SamplePair, Series, Window
-from . import promql
+from analysis.config import CanaryConfig, MetricConfig, PrometheusSettings
+from analysis.errors import CollectorError, ConfigError
+from analysis.series import SCOPES, SamplePair, Series, Window
+from analysis.collectors import promql
 
 __all__ = ["PrometheusCollector", "display_url"]
 
@@ -237,7 +237,7 @@ class PrometheusCollector:
         for i, m in enumerate(metrics):
             (b, b_err, b_note), (c, c_err, c_note) = fetched[2 * i], fetched[2 * i + 1]
             notes = tuple(f"{s}: {n}" for s, n in (("baseline", b_note), ("canary", c_note)) if n)
-            out[m.name] = SamplePair(m.name, b, c, _combine_errors(b_err, c_err), notes=notes)
+            out[m.name] = SamplePair.of(m.name, b, c, b_err, c_err, notes=notes)
         return out
 
     def _fetch(self, query: str, grid: _Grid, aggregate: str | None,
@@ -299,6 +299,16 @@ class PrometheusCollector:
             time.sleep(pause)
 
 
+def open_prometheus(config: CanaryConfig, options: Mapping[str, Any]) -> PrometheusCollector:
+    """Entry point of the ``prometheus`` collector: settings come from the config's ``prometheus:`` section."""
+    if options:
+        raise ConfigError(f"{config.source}: collector.options.{sorted(options)[0]}: the prometheus collector takes "
+                          f"its settings from the prometheus: section, not collector.options")
+    collector = PrometheusCollector.from_config(config)
+    collector.queries(config.metrics)  # expand every query once: template errors exit 2 before any fetch
+    return collector
+
+
 class _Timeout(Exception):
     pass
 
@@ -314,14 +324,6 @@ def _timed_out(e: requests.ConnectionError) -> bool:
 def _one_line(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _combine_errors(b: str | None, c: str | None) -> str | None:
-    if b and c:
-        return f"baseline and canary: {b}" if b == c else f"baseline: {b}; canary: {c}"
-    if b or c:
-        return f"baseline: {b}" if b else f"canary: {c}"
-    return None
 
 
 def _connection_reason(e: Exception) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from ..errors import ConfigError
+from analysis.errors import ConfigError
 
 LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -9,28 +9,32 @@ decides anything. Jinja2 and matplotlib are imported only when a report is rende
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
 
-from ..results import AnalysisResult
+if TYPE_CHECKING:
+    from analysis.results import AnalysisResult
+
 
 
 def render_html(result: AnalysisResult, title: str | None = None) -> str:
     """One self-contained HTML document (see :func:`analysis.report.html.render_html`)."""
-    from .html import render_html as render
+    from analysis.report.html import render_html as render
 
     return render(result, title)
 
 
 def render_markdown(result: AnalysisResult, max_rows: int = 100) -> str:
     """A Markdown summary for a GitHub Actions step summary (see :mod:`analysis.report.markdown`)."""
-    from .markdown import render_markdown as render
+    from analysis.report.markdown import render_markdown as render
 
     return render(result, max_rows)
 
 
 def render_junit(result: AnalysisResult) -> str:
     """JUnit XML with one test case per metric (see :mod:`analysis.report.junit`)."""
-    from .junit import render_junit as render
+    from analysis.report.junit import render_junit as render
 
     return render(result)
 
@@ -44,7 +48,7 @@ def write_reports(result: AnalysisResult, html: str | Path | None = None, markdo
     UsageError
         If a target directory does not exist or a file cannot be written (the message names the path).
     """
-    from ..commands._output import write_atomic
+    from analysis.output import write_atomic
 
     written = []
     for path, render in ((html, lambda: render_html(result, title)), (markdown, lambda: render_markdown(result)),

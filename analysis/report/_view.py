@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, TYPE_CHECKING
 
 from judges import Classification
 
-from ..results import AnalysisResult, MetricResult, fmt
-from ..series import SamplePair
+from analysis.report._format import fmt
+from analysis.series import SamplePair
+
+if TYPE_CHECKING:
+    from analysis.results import AnalysisResult, MetricResult
 
 _RANK = {Classification.HIGH: 0, Classification.LOW: 0, Classification.ERROR: 1, Classification.NODATA: 2,
          Classification.PASS: 3}

@@ -11,13 +11,16 @@ import base64
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import numpy as np
 
-from ..results import AnalysisResult, MetricResult, fmt
-from ..series import SamplePair
-from . import _view, svg
+from analysis.report._format import fmt
+from analysis.series import SamplePair
+from analysis.report import _view, svg
+
+if TYPE_CHECKING:
+    from analysis.results import AnalysisResult, MetricResult
 
 _HERE = Path(__file__).resolve().parent
 
@@ -177,16 +180,16 @@ def _context(result: AnalysisResult, title: str | None, charts: bool = True) -> 
     from markupsafe import Markup
 
     th = result.thresholds
-    verdict = result.verdict.value.value
+    verdict = result.verdict.value
     metrics = [_metric_view(i, m, result.pairs.get(m.name), charts)
                for i, m in enumerate(_view.ordered(result.metrics))]
     groups = []
-    for g, score in result.score.groups.items():
+    for g, score in result.group_scores.items():
         members = [m for m in result.metrics if m.group == g]
         c: dict[str, int] = {}
         for m in members:
             c[m.classification.value] = c.get(m.classification.value, 0) + 1
-        no_data = bool(result.score.groups_nodata.get(g)) or (members and all(
+        no_data = bool(result.scores.groups_nodata.get(g)) or (members and all(
             m.classification.value in ("nodata", "error") or m.muted for m in members))
         groups.append({"name": g, "score": score, "bar": Markup(svg.bar(score, th.pass_, th.marginal)),
                        "counts": sorted(c.items()), "nodata": no_data})
@@ -194,8 +197,8 @@ def _context(result: AnalysisResult, title: str | None, charts: bool = True) -> 
     return {
         "title": title or f"{verdict.upper()} · {result.config_name} · canary analysis",
         "result": result, "verdict": verdict, "mark": _view.VERDICT_MARK.get(verdict, ""),
-        "score": fmt(result.score.score), "thresholds": th, "window": _view.window_text(result),
-        "scorebar": Markup(svg.scorebar(result.score.score, th.pass_, th.marginal, status)),
+        "score": fmt(result.score), "thresholds": th, "window": _view.window_text(result),
+        "scorebar": Markup(svg.scorebar(result.score, th.pass_, th.marginal, status)),
         "groups": groups, "counts": _view.counts(result), "metrics": metrics,
         "n_failed": sum(v["status"] == "fail" for v in metrics),
         "swatch_b": Markup(svg.swatch("s-b")), "swatch_c": Markup(svg.swatch("s-c")),

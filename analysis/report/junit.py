@@ -8,13 +8,18 @@ muted metric are ``<skipped>`` with the reason (a muted metric never fails CI, a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 import xml.etree.ElementTree as ET
 
 from judges import Classification
 
-from ..results import AnalysisResult, MetricResult, fmt
-from . import _view
+from analysis.report._format import fmt
+from analysis.report import _view
+
+if TYPE_CHECKING:
+    from analysis.results import AnalysisResult, MetricResult
 
 # characters XML 1.0 cannot carry at all, even escaped
 _INVALID_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -60,8 +65,8 @@ def render_junit(result: AnalysisResult) -> str:
         attrs["timestamp"] = result.window.to_dict()["end"].rstrip("Z")
     suite = ET.SubElement(suites, "testsuite", attrs)
     props = ET.SubElement(suite, "properties")
-    for k, v in (("verdict", result.verdict.value.value), ("verdict_reason", result.verdict.reason),
-                 ("score", fmt(result.score.score)), ("threshold_pass", f"{result.thresholds.pass_:g}"),
+    for k, v in (("verdict", result.verdict.value), ("verdict_reason", result.reason),
+                 ("score", fmt(result.score)), ("threshold_pass", f"{result.thresholds.pass_:g}"),
                  ("threshold_marginal", f"{result.thresholds.marginal:g}"), ("exit_code", str(result.exit_code)),
                  ("config", result.config_name), ("engine_version", result.engine_version)):
         ET.SubElement(props, "property", name=k, value=_x(v))

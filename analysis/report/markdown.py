@@ -6,10 +6,15 @@ Markdown punctuation is backslash-escaped, so a metric name can neither open a t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 
-from ..results import AnalysisResult, MetricResult, fmt
-from . import _view
+from analysis.report._format import fmt
+from analysis.report import _view
+
+if TYPE_CHECKING:
+    from analysis.results import AnalysisResult, MetricResult
 
 # inline Markdown only: a table cell never starts a block ('#', '-', '+', '.' are safe), and with '[' and ']'
 # escaped no '(' or '!' can make a link or an image; ':' breaks GitHub's bare-URL autolinks
@@ -51,22 +56,22 @@ def render_markdown(result: AnalysisResult, max_rows: int = 100) -> str:
         Non-passing metrics are always listed; passing ones fill up to ``max_rows`` rows inside a collapsed
         ``<details>`` block, and the rest are counted, so the summary stays well under GitHub's 1 MiB limit.
     """
-    v = result.verdict.value.value
+    v = result.verdict.value
     th = result.thresholds
     metrics = _view.ordered(result.metrics)
     bad = [m for m in metrics if m.classification.value != "pass" or m.failed]
     good = [m for m in metrics if m not in bad]
     counts = ", ".join(f"{n} {k}" for k, n in _view.counts(result).items())
     out = [f"## {_view.VERDICT_MARK.get(v, '')} Canary analysis: **{v.upper()}** · {md(result.config_name)}", "",
-           f"**Score {fmt(result.score.score)} / 100** (pass ≥ {th.pass_:g}, marginal ≥ {th.marginal:g}) · "
+           f"**Score {fmt(result.score)} / 100** (pass ≥ {th.pass_:g}, marginal ≥ {th.marginal:g}) · "
            f"{len(result.metrics)} metrics: {counts or 'none'} · exit code {result.exit_code}", "",
-           f"> {md(result.verdict.reason, 2000)}", ""]
+           f"> {md(result.reason, 2000)}", ""]
     w = _view.window_text(result)
     if w:
         out += [f"Window: {w}", ""]
-    if result.score.groups:
+    if result.group_scores:
         out += ["| Group | Score |", "|---|--:|"]
-        out += [f"| {md(g)} | {fmt(s)} |" for g, s in result.score.groups.items()]
+        out += [f"| {md(g)} | {fmt(s)} |" for g, s in result.group_scores.items()]
         out.append("")
     if result.warnings:
         out += [f"- ⚠️ {md(x, 2000)}" for x in result.warnings] + [""]

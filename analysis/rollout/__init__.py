@@ -1,9 +1,9 @@
 """Progressive delivery: the verdict drives canary steps or a blue-green switch through a router hook.
 
     >>> from analysis import load_config
-    >>> from analysis.rollout import Rollout, prometheus_analyzer
+    >>> from analysis.rollout import Rollout, source_analyzer
     >>> cfg = load_config("canary.yaml")                 # with a rollout: section
-    >>> result = Rollout(cfg, prometheus_analyzer(cfg), "state.jsonl").run()
+    >>> result = Rollout(cfg, source_analyzer(cfg), "state.jsonl").run()
     >>> result.outcome, result.exit_code                 # promoted 0, rolled_back 1, paused 3, halted 4
 
 Layout: ``config`` (the ``rollout:`` section), ``strategies`` (the stages and their decisions), ``routers/``
@@ -13,16 +13,16 @@ Layout: ``config`` (the ``rollout:`` section), ``strategies`` (the stages and th
 
 from __future__ import annotations
 
-from .analyzer import make_analyzer, prometheus_analyzer
-from .config import Hook, OnMarginal, RolloutConfig, Strategy, parse_rollout
-from .journal import Journal, RolloutLocked, RolloutState
-from .result import Outcome, RolloutResult, StageResult
-from .routers import available as available_routers
-from .routers.base import Router, RouterError, Weights
-from .strategies import Clock, Rollout, Stage, StageKind, plan
+from analysis.rollout.analyzer import make_analyzer, source_analyzer
+from analysis.rollout.settings import Hook, OnMarginal, RolloutConfig, Strategy, parse_rollout
+from analysis.rollout.journal import Journal, RolloutLocked, RolloutState
+from analysis.rollout.result import Outcome, RolloutResult, StageResult
+from analysis.rollout.routers import available as available_routers
+from analysis.rollout.routers.base import Router, RouterError, Weights
+from analysis.rollout.strategies import Clock, Rollout, Stage, StageKind, plan
 
 __all__ = [
     "Clock", "Hook", "Journal", "OnMarginal", "Outcome", "Rollout", "RolloutConfig", "RolloutLocked",
     "RolloutResult", "RolloutState", "Router", "RouterError", "Stage", "StageKind", "StageResult", "Strategy",
-    "Weights", "available_routers", "make_analyzer", "parse_rollout", "plan", "prometheus_analyzer",
+    "Weights", "available_routers", "make_analyzer", "parse_rollout", "plan", "source_analyzer",
 ]

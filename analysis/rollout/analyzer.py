@@ -1,4 +1,4 @@
-"""The analysis a rollout runs at each stage: the config's metrics from Prometheus over the stage's windows.
+"""The analysis a rollout runs at each stage: the config's metrics from its collector over the stage's windows.
 
 The baseline and the canary are usually judged over one window. Blue-green's post-promotion analysis judges
 green after the switch against blue before it, so the two scopes are fetched over two windows and paired.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from ..config import CanaryConfig
-from ..series import SamplePair, Window
+from analysis.config import CanaryConfig
+from analysis.series import SamplePair, Window
 
 MIN_POINTS = 20
 
@@ -21,15 +21,11 @@ def query_step(config: CanaryConfig, interval: float) -> float:
     return min(config.prometheus.step, max(1.0, interval / MIN_POINTS))
 
 
-def _side_error(error: str | None, side: str) -> str | None:
-    """The part of a pair's error about ``side`` (errors read ``baseline: X; canary: Y``); unknown forms stay."""
-    if not error:
-        return None
-    other = "canary" if side == "baseline" else "baseline"
-    if error.startswith(f"{other}: "):
-        parts = [p for p in error.split("; ") if p.startswith(f"{side}: ")]
-        return parts[0] if parts else None
-    return error
+def _side(pair: SamplePair, scope: str) -> str | None:
+    """The error of one side; a collector that only gives a summary (``error``) fails both sides with it."""
+    if pair.errors:
+        return pair.side_error(scope)
+    return pair.error
 
 
 def pair_windows(baseline: dict[str, SamplePair], canary: dict[str, SamplePair]) -> dict[str, SamplePair]:
@@ -40,16 +36,16 @@ def pair_windows(baseline: dict[str, SamplePair], canary: dict[str, SamplePair])
         if c is None:
             out[name] = dataclasses.replace(b, error="the collector returned nothing for the canary window")
             continue
-        errors = [e for e in (_side_error(b.error, "baseline"), _side_error(c.error, "canary")) if e]
-        out[name] = dataclasses.replace(b, canary=c.canary, error="; ".join(errors) or None,
-                                        notes=tuple(n for n in b.notes if n.startswith("baseline"))
-                                        + tuple(n for n in c.notes if n.startswith("canary")))
+        paired = SamplePair.of(name, b.baseline, c.canary, _side(b, "baseline"), _side(c, "canary"),
+                               notes=tuple(n for n in b.notes if n.startswith("baseline"))
+                               + tuple(n for n in c.notes if n.startswith("canary")))
+        out[name] = paired
     return out
 
 
 def make_analyzer(config: CanaryConfig, collector: Any) -> Callable[[Window, Window], Any]:
     """``analyze(baseline_window, canary_window) -> AnalysisResult`` with ``collector`` (any ``Collector``)."""
-    from ..pipeline import judge_pairs
+    from analysis.pipeline import judge_pairs
 
     def analyze(baseline: Window, canary: Window):
         if baseline == canary:
@@ -62,11 +58,14 @@ def make_analyzer(config: CanaryConfig, collector: Any) -> Callable[[Window, Win
     return analyze
 
 
-def prometheus_analyzer(config: CanaryConfig) -> Callable[[Window, Window], Any]:
-    """The analyzer for ``canary rollout``: a ``PrometheusCollector`` at ``query_step``."""
-    from ..collectors.prometheus import PrometheusCollector
+def source_analyzer(config: CanaryConfig) -> Callable[[Window, Window], Any]:
+    """The analyzer for ``canary rollout``: the config's collector (Prometheus unless ``collector:`` names
+    another), with Prometheus queried at ``query_step``. A missing or bad source is a config error before any
+    weight moves."""
+    from analysis.collectors import open_collector
 
     step = query_step(config, config.rollout.interval)
-    settings = dataclasses.replace(config.prometheus, step=step)
-    return make_analyzer(config, PrometheusCollector(settings, config.scopes or None, config.variables,
-                                                     config.source))
+    cfg = config.with_overrides(prometheus=dataclasses.replace(config.prometheus, step=step))
+    chosen = cfg.collector
+    collector = open_collector(chosen.name if chosen else "prometheus", cfg, chosen.options if chosen else {})
+    return make_analyzer(cfg, collector)

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ._process import run_bounded
-from .config import Hook
+from analysis.rollout._process import run_bounded
+from analysis.rollout.settings import Hook
 
 
 @dataclass(frozen=True, slots=True)

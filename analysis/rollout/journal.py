@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import DataError, UsageError
+from analysis.errors import DataError, UsageError
 
 FINAL = ("promoted", "rolled_back")
 RESUMABLE = ("paused", "halted")

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ..series import Window
-from .routers.base import Weights
+from analysis.series import Window
+from analysis.rollout.routers.base import Weights
 
 
 class Outcome(StrEnum):

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .journal import RolloutState, holder, read_records, service_lock
+from analysis.rollout.journal import RolloutState, holder, read_records, service_lock
 
 
 def _iso(t: float | None) -> str | None:

@@ -27,14 +27,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from ..config import CanaryConfig
-from ..errors import CanaryError, ConfigError, UsageError
-from ..series import Window
-from .config import OnMarginal, RolloutConfig, Strategy, service_name
-from .hooks import run_hook
-from .journal import Journal, RolloutState, service_lock
-from .result import EXIT_CODES, Outcome, RolloutResult, StageResult
-from .routers.base import RouterError, Weights
+from analysis.config import CanaryConfig
+from analysis.errors import CanaryError, ConfigError, UsageError
+from analysis.series import Window
+from analysis.rollout.settings import OnMarginal, RolloutConfig, Strategy, service_name
+from analysis.rollout.hooks import run_hook
+from analysis.rollout.journal import Journal, RolloutState, service_lock
+from analysis.rollout.result import EXIT_CODES, Outcome, RolloutResult, StageResult
+from analysis.rollout.routers.base import RouterError, Weights
 
 Analyzer = Callable[[Window, Window], Any]  # (baseline window, canary window) -> AnalysisResult
 BASELINE_ONLY = Weights(100, 0)
@@ -233,7 +233,7 @@ class Rollout:
         analysis, score = None, None
         try:
             analysis = self.analyzer(baseline, canary)
-            verdict, reason, score = analysis.verdict.value.value, analysis.verdict.reason, analysis.score.score
+            verdict, reason, score = analysis.verdict.value, analysis.reason, analysis.score
             if verdict in ("nodata", "error"):  # say which metric and why, e.g. the collector's error
                 detail = next((m.reason for m in analysis.metrics
                                if m.classification.value == verdict and m.reason), "")

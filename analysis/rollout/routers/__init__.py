@@ -3,49 +3,36 @@
 Built-in routers (``haproxy``, ``command``, ``webhook``, ``dry-run``) are registered through the entry point group
 ``canary_engine.routers`` exactly like third-party ones (see ``pyproject.toml``). A factory is
 ``factory(reader) -> Router``: it reads its keys from the ``rollout.router`` mapping through an
-``analysis._validate.Reader`` (so errors name the key), calls ``reader.finish()`` and must not connect anywhere yet.
+``analysis.config._reader.Reader`` (so errors name the key), calls ``reader.finish()`` and must not connect anywhere yet.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
 from importlib.metadata import entry_points
-from typing import Callable
+from typing import Any, Callable
 
-from ..._validate import Reader
-from .base import Router, RouterError, Weights
+from analysis.config._reader import Reader
+from analysis.rollout.routers.base import Router, RouterError, Weights
 
 ENTRY_POINT_GROUP = "canary_engine.routers"
 RouterFactory = Callable[[Reader], Router]
 
-# The same targets pyproject.toml registers; used only when the package metadata is missing (an uninstalled tree).
-_BUILTIN: dict[str, str] = {
-    "haproxy": "analysis.rollout.routers.haproxy:from_config",
-    "command": "analysis.rollout.routers.command:from_config",
-    "webhook": "analysis.rollout.routers.webhook:from_config",
-    "dry-run": "analysis.rollout.routers.dryrun:from_config",
-}
-
-
-def _registered() -> dict[str, object]:
+def _registered() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def available() -> list[str]:
     """Names of every router type: built-ins and third-party ones."""
-    return sorted(set(_BUILTIN) | set(_registered()))
+    return sorted(_registered())
 
 
 def get_factory(name: str) -> RouterFactory:
     """The factory registered as ``name``; unknown names raise ``KeyError`` listing the known ones."""
     ep = _registered().get(name)
-    if ep is not None:
-        return ep.load()  # type: ignore[attr-defined]
-    target = _BUILTIN.get(name)
-    if target is None:
-        raise KeyError(f"unknown router type {name!r}; known types: {', '.join(available())}")
-    module, attr = target.split(":")
-    return getattr(import_module(module), attr)
+    if ep is None:
+        raise KeyError(f"unknown router type {name!r}; known types: {', '.join(available()) or 'none installed'}")
+    factory: RouterFactory = ep.load()
+    return factory
 
 
 def router_from_config(reader: Reader) -> Router:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from ...errors import CanaryError
+from analysis.errors import CanaryError
 
 
 class RouterError(CanaryError):

@@ -16,9 +16,9 @@ import re
 import shlex
 from typing import Any, Mapping
 
-from ..._validate import Reader
-from .._process import run_bounded
-from .base import RouterError, Weights
+from analysis.config._reader import Reader
+from analysis.rollout._process import run_bounded
+from analysis.rollout.routers.base import RouterError, Weights
 
 _TWO_INTS = re.compile(r"^\s*(\d+)\D+(\d+)\s*$")
 

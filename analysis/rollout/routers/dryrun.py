@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any, Mapping
 
-from ..._validate import Reader
-from .base import Weights
+from analysis.config._reader import Reader
+from analysis.rollout.routers.base import Weights
 
 
 class DryRunRouter:

@@ -13,8 +13,8 @@ import re
 import socket
 import time
 
-from ..._validate import Reader
-from .base import RouterError, Weights
+from analysis.config._reader import Reader
+from analysis.rollout.routers.base import RouterError, Weights
 
 _GET_WEIGHT = re.compile(r"^(\d+) \(initial \d+\)$")
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")

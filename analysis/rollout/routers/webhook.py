@@ -21,8 +21,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..._validate import Reader
-from .base import RouterError, Weights
+from analysis.config._reader import Reader
+from analysis.rollout.routers.base import RouterError, Weights
 
 SIGNATURE_HEADER = "X-Canary-Signature"
 

@@ -1,0 +1,167 @@
+"""``canary analyze``, ``canary validate`` and ``canary demo``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from analysis.config import CanaryConfig, load_config
+from analysis.series import Window
+from analysis.errors import UsageError
+from analysis.results import AnalysisResult
+from analysis.output import check_target, write_atomic
+from analysis.cli.cmd_report import report_options, write_requested
+from analysis.cli._options import source_options
+from analysis.runs.source import SourceOptions
+
+
+def _progress(total: int):
+    """A progress callback on stderr for long runs in a terminal; None otherwise."""
+    if total < 200 or not sys.stderr.isatty():
+        return None
+
+    def report(done: int, total: int, name: str) -> None:
+        if done == total or done % 50 == 0:
+            click.echo(f"\rjudging {done}/{total} metrics", err=True, nl=done == total)
+
+    return report
+
+
+def emit(result: AnalysisResult, json_path: str | None, only_failed: bool = False,
+         json_data: bool = True) -> None:
+    """Print the table (to stderr when JSON goes to stdout) and write the JSON result."""
+    from analysis.cli.terminal import render
+
+    to_stderr = json_path == "-"
+    stream = sys.stderr if to_stderr else sys.stdout
+    click.echo(render(result, color=stream.isatty(), only_failed=only_failed), err=to_stderr)
+    if json_path:
+        write_atomic(json_path, result.to_json(include_data=json_data))
+    write_requested(result)
+
+
+def emit_intervals(run: Any, json_path: str | None, json_data: bool, only_failed: bool) -> None:
+    """Print an interval run's final table and write its JSON and reports."""
+    from analysis.cli.cmd_report import write_requested
+    from analysis.cli.terminal import render
+
+    to_stderr = json_path == "-"
+    stream = sys.stderr if to_stderr else sys.stdout
+    click.echo("", err=to_stderr)
+    click.echo(render(run.result, color=stream.isatty(), only_failed=only_failed), err=to_stderr)
+    if json_path:
+        write_atomic(json_path, run.to_json(include_data=json_data))
+    write_requested(run.result)
+
+
+def run_analyze(cfg: CanaryConfig, opts: SourceOptions, json_path: str | None, json_data: bool,
+                only_failed: bool, progress: Any = None) -> int:
+    """``canary analyze``: one library call (one window, or interval by interval), then print and write."""
+    from analysis.runs.analyze import analyze_intervals, analyze_source
+
+    if not opts.interval_run:
+        result = analyze_source(cfg, opts, progress)
+        emit(result, json_path, only_failed, json_data=json_data)
+        return result.exit_code
+    to_stderr = json_path == "-"
+
+    def on_interval(i: int, total: int, result: Any, stop: str | None) -> None:
+        w = result.window.to_dict()
+        line = f"interval {i}/{total}  {w['start']} .. {w['end']}  {result.verdict.value.upper():<8} score {result.score:g}"
+        click.echo(line + (f"  (stopping: {stop})" if stop else ""), err=to_stderr)
+
+    def on_wait(i: int, total: int, until: float) -> None:
+        click.echo(f"interval {i}/{total}: waiting until {Window(until, until).to_dict()['end']} "
+                   f"({max(0.0, until - time.time()):.0f}s)", err=True)
+
+    run = analyze_intervals(cfg, opts, on_interval=on_interval, on_wait=on_wait)
+    emit_intervals(run, json_path, json_data, only_failed)
+    return run.exit_code
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--data", "data", type=click.Path(dir_okay=False), help="Recorded data: CSV or Parquet with columns "
+              "metric, scope, timestamp, value.")
+@click.option("--json", "json_path", metavar="PATH|-", help="Write the result as JSON ('-' for stdout).")
+@click.option("--json-no-data", is_flag=True, help="Leave the collected series out of the JSON result.")
+@click.option("--only-failed", is_flag=True, help="List only metrics that did not pass.")
+@report_options
+@source_options
+def analyze(config: str, data: str | None, json_path: str | None, json_no_data: bool, only_failed: bool,
+            **source: object) -> int:
+    """Judge baseline against canary for every metric of CONFIG and print the verdict.
+
+    The data comes from a recorded file (--data) or from Prometheus (--prometheus-url, --start, --end). With any
+    of --lifetime, --interval, --warmup, --lookback or --mode, the window is judged interval by interval
+    (Kayenta's canary stage) and the final verdict comes from the last interval.
+
+    Exit codes: 0 pass, 1 fail, 2 usage or config error, 3 marginal, 4 nodata or error.
+    """
+    cfg = load_config(config)
+    return run_analyze(cfg, SourceOptions(data=data, **source), json_path,  # type: ignore[arg-type]
+                       not json_no_data, only_failed, _progress(len(cfg.metrics)))
+
+
+def describe(cfg: CanaryConfig) -> str:
+    lines = [f"{cfg.source}: valid config {cfg.name!r} with {len(cfg.metrics)} metric(s)"]
+    for m in cfg.metrics:
+        flags = [f for f, on in (("critical", m.critical), ("must-have-data", m.must_have_data),
+                                 ("muted", m.muted)) if on]
+        lines.append(f"  {m.name}: judge {m.judge}, group {m.group}, direction {m.params.direction.value}"
+                     + (f" ({', '.join(flags)})" if flags else ""))
+    weights = ", ".join(f"{g} {cfg.group_weights.get(g, 'shared')}" for g in cfg.groups())
+    lines.append(f"  groups: {weights}")
+    lines.append(f"  scoring: pass >= {cfg.thresholds.pass_:g}, marginal >= {cfg.thresholds.marginal:g}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+def validate(config: str) -> int:
+    """Check CONFIG and print what it defines (exit 0), or the first error (exit 2)."""
+    click.echo(describe(load_config(config)))
+    return 0
+
+
+def demo_dir() -> Path:
+    """The demo fixtures: ``fixtures/demo`` of the source tree, or the current directory's."""
+    import os
+
+    candidates = [Path(os.environ["CANARY_DEMO_DIR"])] if os.environ.get("CANARY_DEMO_DIR") else []
+    candidates += [Path(__file__).resolve().parents[2] / "fixtures" / "demo", Path.cwd() / "fixtures" / "demo"]
+    for c in candidates:
+        if (c / "canary.yaml").is_file():
+            return c
+    raise UsageError("demo data not found: run from the repository checkout (fixtures/demo) "
+                     "or set CANARY_DEMO_DIR")
+
+
+@click.command()
+@click.option("--json", "json_dir", type=click.Path(file_okay=False), help="Also write each result as JSON here.")
+def demo(json_dir: str | None) -> int:
+    """Run the two embedded scenarios: a healthy canary (passes) and a latency and error-rate regression (fails)."""
+    from analysis import analyze_file
+
+    if json_dir:
+        check_target(Path(json_dir) / "healthy.json")
+    d = demo_dir()
+    cfg = load_config(d / "canary.yaml")
+    outcomes = []
+    for scenario, expect in (("healthy", "pass"), ("regression", "fail")):
+        click.echo(f"=== scenario: {scenario} (expected: {expect}) ===")
+        result = analyze_file(cfg, d / f"{scenario}.csv")
+        emit(result, str(Path(json_dir) / f"{scenario}.json") if json_dir else None)
+        click.echo("")
+        outcomes.append((scenario, expect, result.verdict.value))
+    click.echo("demo summary:")
+    ok = True
+    for scenario, expect, got in outcomes:
+        mark = "as expected" if got == expect else "UNEXPECTED"
+        ok &= got == expect
+        click.echo(f"  {scenario:<11} verdict {got.upper():<8} ({mark})")
+    return 0 if ok else 1
