@@ -248,7 +248,7 @@ def test_sequential_rate_concludes_nothing_before_the_dispersion_is_estimable():
 
 def test_sequential_mean_freezes_its_autocorrelation_estimate():
     # issue 12: re-estimated at every look, phi drifted to its cap under a shift and the prewhitening hid it
-    from judges.sequential import FREEZE_PHI_AT, PHI_CAP, _phi_path
+    from judges.eprocess import FREEZE_PHI_AT, PHI_CAP, _phi_path
 
     rng = np.random.default_rng(3)
     d = np.r_[rng.normal(0, 1, FREEZE_PHI_AT), rng.normal(3, 1, 90)]  # a step after the freeze point
