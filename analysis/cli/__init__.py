@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "status": "analysis.cli.cmd_rollout:status",
     "watch": "analysis.cli.cmd_watch:watch",
     "plan": "analysis.cli.cmd_plan:plan",
+    "serve": "analysis.cli.cmd_serve:serve",
+    "import-kayenta": "analysis.cli.cmd_serve:import_kayenta",
 }
 _HELP: dict[str, str] = {
     "analyze": "Judge baseline against canary and print the verdict.",
@@ -35,6 +37,8 @@ _HELP: dict[str, str] = {
     "status": "Print where a journaled rollout stands (stage, weights, verdicts, outcome).",
     "watch": "Judge again at every step as data arrives (anytime-valid) and stop once the evidence is conclusive.",
     "plan": "From recorded baseline data: the smallest regression a canary can catch, or how long it must run.",
+    "serve": "Serve analyses over HTTP: Kayenta's API (Argo Rollouts, Spinnaker), Argo's web provider, Flagger.",
+    "import-kayenta": "Convert a Kayenta canary config (JSON) to a canary-engine config (YAML).",
 }
 
 
