@@ -117,3 +117,14 @@ def test_a_file_nested_too_deeply_is_a_config_error(tmp_path, name, text):
     (tmp_path / name).write_text(text)
     with pytest.raises(ConfigError, match="nested too deeply"):
         load_config(tmp_path / name)
+
+
+@pytest.mark.parametrize("effect_size", [
+    {"allowed_increase": 1.5, "critical_increase": 1.2},  # critical below allowed: every high is critical
+    {"allowed_decrease": 0.8, "critical_decrease": 0.9},
+    {"measure": "cles", "allowed_increase": 1.5},  # a CLES gate that can never be cleared
+])
+def test_effect_size_settings_kayenta_accepts_are_accepted(effect_size):
+    # Kayenta reads each threshold with MapUtils.getAsDoubleWithDefault and never relates them (issue 12)
+    cfg = parse_config({"metrics": [{"name": "x", "judge": "kayenta", "effect_size": effect_size}]})
+    assert cfg.metrics[0].params.effect_size.measure.value == effect_size.get("measure", "mean-ratio")
