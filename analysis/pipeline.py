@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterable, Mapping
+import math
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from analysis.decision import scoring, verdict
 from analysis.collectors import Collector
 from analysis.config import CanaryConfig, MetricConfig
 from analysis.results import AnalysisResult, MetricResult
-from analysis.series import SamplePair, Series, Window
+from analysis.series import SOURCE_WARNING, SamplePair, Series, Window, align
 
 Progress = Callable[[int, int, str], None]
 # judges that read baseline and canary step by step
@@ -35,6 +36,9 @@ def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair
                          statistics=Statistics(n_baseline=len(pair.baseline), n_canary=len(pair.canary)))
     if m.denominator is not None:
         den = pairs.get(m.denominator)
+        if den is not None and not den.error and _infinite(den):
+            return Judgement(Classification.ERROR, f"{m.name}: denominator {m.denominator} has infinite values",
+                             critical=m.critical)
         if den is None or den.error:
             why = den.error if den is not None else "the collector returned nothing"
             return Judgement(Classification.ERROR, f"{m.name}: denominator {m.denominator} failed: {why}",
@@ -43,10 +47,53 @@ def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair
                                                       "baseline_denominator": den.baseline.values,
                                                       "canary_denominator": den.canary.values})
     try:
-        return get_plugin(m.judge).judge(pair.baseline.values, pair.canary.values, params)
+        plugin = get_plugin(m.judge)
+        if plugin.paired:
+            # a paired judge compares the two scopes timestamp by timestamp, never by position
+            params = dataclasses.replace(params, options={**params.options,
+                                                          **align(pair.baseline, pair.canary).options()})
+        return plugin.judge(pair.baseline.values, pair.canary.values, params)
     except Exception as e:  # a judge bug must fail closed, never pass
         return Judgement(Classification.ERROR, f"Classification of {m.name} failed: {type(e).__name__}: {e}",
                          critical=m.critical)
+
+
+def _infinite(pair: SamplePair) -> dict[str, int]:
+    """Infinite values per scope (only the scopes that have some)."""
+    out = {}
+    for scope, s in (("baseline", pair.baseline), ("canary", pair.canary)):
+        n = int(np.isinf(s.values).sum()) if len(s) else 0
+        if n:
+            out[scope] = n
+    return out
+
+
+def _nonfinite(m: MetricConfig, pair: SamplePair) -> Judgement | None:
+    """The metric's outcome when its data holds infinities (PromQL's x/0, a number too large for a float).
+
+    Policy ``nonfinite`` per metric: ``error`` (default; no verdict, the run fails closed) or ``fail`` (the metric
+    fails: high when the canary has +inf or the baseline -inf, else low). Never a pass: an infinite value makes a
+    tolerance bound infinite, which every canary value then satisfies.
+    """
+    counts = _infinite(pair)
+    if not counts:
+        return None
+    where = ", ".join(f"{scope} has {n} infinite value(s)" for scope, n in counts.items())
+    stats = Statistics(n_baseline=len(pair.baseline), n_canary=len(pair.canary))
+    if m.nonfinite == "fail":
+        up = bool(np.isposinf(pair.canary.values).any() or np.isneginf(pair.baseline.values).any())
+        return Judgement(Classification.HIGH if up else Classification.LOW,
+                         f"{m.name}: {where} (nonfinite: fail)", critical=m.critical, statistics=stats)
+    return Judgement(Classification.ERROR, f"{m.name}: {where}; an infinite value cannot be judged "
+                                           f"(nonfinite: error; e.g. a ratio divided by zero)",
+                     critical=m.critical, statistics=stats)
+
+
+def _same_series(pair: SamplePair) -> bool:
+    """Both scopes hold the same samples (timestamps and values, NaN included)."""
+    b, c = pair.baseline, pair.canary
+    return len(b) > 0 and len(b) == len(c) and np.array_equal(b.timestamps, c.timestamps) and \
+        np.array_equal(b.values, c.values, equal_nan=True)
 
 
 def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dict[str, Judgement]:
@@ -55,7 +102,7 @@ def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dic
     groups: dict[str, list[MetricConfig]] = {}
     for m in config.metrics:
         pair = pairs.get(m.name)
-        if pair is not None and not pair.error and m.denominator is None:
+        if pair is not None and not pair.error and m.denominator is None and not _infinite(pair):
             groups.setdefault(m.judge, []).append(m)
     out: dict[str, Judgement] = {}
     for name, ms in groups.items():
@@ -79,7 +126,7 @@ def _restrict(s: Series, keep: np.ndarray) -> Series:
     return dataclasses.replace(s, timestamps=s.timestamps[mask], values=s.values[mask])
 
 
-def align(pairs: Mapping[str, SamplePair], metrics: Iterable[MetricConfig]) -> dict[str, SamplePair]:
+def align_pairs(pairs: Mapping[str, SamplePair], metrics: Iterable[MetricConfig]) -> dict[str, SamplePair]:
     """Each pair restricted to the timestamps both scopes have (and, for a metric with a denominator, that the
     denominator has in both scopes too), so sequential judges can read them look by look."""
     out = dict(pairs)
@@ -102,24 +149,42 @@ def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: W
     rewrite each metric result before scoring (``watch`` defers judges that are not anytime-valid)."""
     # judges that pair steps must see the same timestamps on both sides, never positions (a canary that starts
     # 10 minutes later would otherwise be compared with another time of the baseline)
-    pairs = align(pairs, [m for m in config.metrics if m.judge in ALIGNED_JUDGES])
+    pairs = align_pairs(pairs, [m for m in config.metrics if m.judge in ALIGNED_JUDGES])
     results = []
     total = len(config.metrics)
     batched = _judge_batches(config, pairs)
     for i, m in enumerate(config.metrics):
         pair = pairs.get(m.name) or SamplePair(m.name, Series.empty(), Series.empty(),
                                                error="the collector returned nothing")
-        judgement = batched.get(m.name) or _judge_one(m, pair, pairs)
+        judgement = (None if pair.error else _nonfinite(m, pair)) or batched.get(m.name) \
+            or _judge_one(m, pair, pairs)
+        if not pair.error and pair.baseline.labels and pair.baseline.labels == pair.canary.labels \
+                and _same_series(pair):
+            judgement = Judgement(Classification.ERROR, f"{m.name}: baseline and canary are the same series "
+                                                        f"(labels {dict(pair.baseline.labels)}); check the scopes",
+                                  critical=m.critical, statistics=judgement.statistics)
         query = {s: p.query for s, p in (("baseline", pair.baseline), ("canary", pair.canary)) if p.query}
         results.append(MetricResult(
             name=m.name, group=m.group, judge=m.judge, judgement=judgement, critical_metric=m.critical,
             must_have_data=m.must_have_data, muted=m.muted, direction=m.params.direction.value, query=query,
             warnings=pair.warnings() + _judge_warnings(judgement)))
         if progress is not None:
-            progress(i + 1, total, m.name)
+            progress(i + 1, total, f"judged {m.name}")
     if defer is not None:
         results = [defer(r) for r in results]
-    return finish(config, tuple(results), window, dict(pairs), warnings)
+    source = tuple(dict.fromkeys(f"{name}: {n}" for name, p in pairs.items() for n in p.notes
+                                 if SOURCE_WARNING in n))
+    return finish(config, tuple(results), window, dict(pairs), warnings + source)
+
+
+def _identical_run(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> bool:
+    """Every judged metric has the same samples on both sides, and nothing shows they are different series (their
+    labels are equal, or unknown as in file data and aggregated queries): the scopes almost surely select one
+    series. Distinct series with equal values (a deterministic A/A pair, labels v1 and v2) are judged as usual."""
+    judged = [pairs[m.name] for m in config.metrics
+              if not m.muted and m.name in pairs and not pairs[m.name].error and len(pairs[m.name].baseline)]
+    return bool(judged) and all(_same_series(p) and dict(p.baseline.labels) == dict(p.canary.labels)
+                                for p in judged)
 
 
 def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Window | None,
@@ -146,6 +211,14 @@ def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Wind
               for r in results]
     critical_failures = [r.name for r in results if r.critical and not r.muted]
     s, v = verdict.decide_run(scored, critical_failures, config.group_weights, config.thresholds)
+    if v.verdict in (verdict.Verdict.PASS, verdict.Verdict.MARGINAL) and _identical_run(config, pairs):
+        v = verdict.Decision(verdict.Verdict.ERROR,
+                            "baseline and canary data are identical for every metric: the scopes select the same "
+                            "series, so nothing was compared (check scopes and queries)")
+    if v.verdict in (verdict.Verdict.NODATA, verdict.Verdict.ERROR):
+        # no verdict, no passing score: a client that reads only the score (Argo's kayenta provider) must not
+        # promote; the groups keep their scores, the override says why the run's score is 0
+        s = scoring.Score(0.0, s.groups, s.groups_nodata, f"no verdict ({v.verdict.value}): {v.reason}")
     few = [r.name for r in results if r.name in pairs and pairs[r.name].few_points()]
     if few:
         warnings = warnings + (f"{len(few)} metric(s) returned fewer than 50 data points, which reduces confidence "
@@ -164,13 +237,29 @@ def _judge_warnings(j: Judgement) -> tuple[str, ...]:
     return tuple(out)
 
 
+def collect(collector: Collector, metrics: Sequence[MetricConfig], window: Window | None,
+            progress: Progress | None = None) -> dict[str, SamplePair]:
+    """``collector.collect(metrics, window)``; with ``progress``, in slices of metrics so it can be told as
+    ``progress(done, total, "fetched NAME")`` (each slice still fetched concurrently by the collector)."""
+    if progress is None or len(metrics) < 2:
+        return dict(collector.collect(metrics, window))
+    size = max(4, math.ceil(len(metrics) / 50))
+    pairs: dict[str, SamplePair] = {}
+    for i in range(0, len(metrics), size):
+        part = metrics[i:i + size]
+        pairs.update(collector.collect(part, window))
+        progress(min(i + size, len(metrics)), len(metrics), f"fetched {part[-1].name}")
+    return pairs
+
+
 def analyze(config: CanaryConfig, collector: Collector, window: Window | None = None,
             progress: Progress | None = None) -> AnalysisResult:
     """Collect every metric of ``config`` for ``window`` from ``collector``, judge, score and decide.
 
     A metric the collector could not fetch becomes an ``error`` result, and the verdict fails closed.
+    ``progress(done, total, what)`` is told of each metric fetched, then of each judged.
     """
     if window is None and hasattr(collector, "window"):
         window = collector.window()
-    pairs = collector.collect(config.metrics, window)
+    pairs = collect(collector, config.metrics, window, progress)
     return judge_pairs(config, pairs, window, progress)

@@ -172,14 +172,26 @@ def _serial_rows(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, o
     rows that have it on, from the compiled rank lag sums, or (without numba) a list of ``SerialAdjustment``."""
     on = np.array([bool(p.options.get("autocorrelation", True)) for p in params])
     jit = _pairwise.kernels() if orders is not None else None  # argsorted for the kernels
-    if jit is None:
-        return None, [_serial(y[r], x[r], p) if on[r] else None for r, p in enumerate(params)]
     rows = np.flatnonzero(on)
     pick = (lambda a: a) if rows.size == len(params) else (lambda a: a[rows])  # noqa: E731
-    lag = tuple(np.empty(rows.size) for _ in range(4))
-    jit.rank_lag1(pick(ys), pick(orders[1]), lag[0], lag[1])
-    jit.rank_lag1(pick(xs), pick(orders[0]), lag[2], lag[3])
+    lag: tuple[np.ndarray, ...]
+    if jit is None:
+        # small groups (no compiled kernels): the same exact lag sums from scipy's mid-ranks, row-wise
+        lag = (*_rank_lag(pick(y)), *_rank_lag(pick(x)))
+    else:
+        lag = tuple(np.empty(rows.size) for _ in range(4))
+        jit.rank_lag1(pick(ys), pick(orders[1]), lag[0], lag[1])
+        jit.rank_lag1(pick(xs), pick(orders[0]), lag[2], lag[3])
     return (rows, serial_batch(pick(y), pick(x), lag, params[0].confidence)), None
+
+
+def _rank_lag(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_kernels.rank_lag1`` with numpy: lag-1 cross product and sum of squares of the centred mid-ranks of each
+    row in time order. Mid-ranks minus ``(n + 1) / 2`` are multiples of 1/2, so both sums are exact in any order."""
+    from scipy.stats import rankdata
+
+    c = rankdata(v, axis=1) - (v.shape[1] + 1) / 2
+    return (c[:, 1:] * c[:, :-1]).sum(axis=1), (c * c).sum(axis=1)
 
 
 def _judge_group(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, orders, params: list[JudgeParams],
@@ -257,37 +269,53 @@ def judge_many(baselines: Sequence[np.ndarray] | np.ndarray, canaries: Sequence[
             out[i] = shortcut(b.values, c.values, plist[i], _base(b, c))
         else:
             groups.setdefault((c.values.size, b.values.size, plist[i].confidence), []).append(i)
-    for idx in groups.values():
-        x = np.stack([prepared[i][1].values for i in idx])
-        y = np.stack([prepared[i][0].values for i in idx])
-        orders = None
-        jit = _pairwise.kernels(x.size + y.size)
-        if jit is not None and any(plist[i].options.get("autocorrelation", True) for i in idx):
-            # the rank autocorrelation needs each value's rank in time order: sort by an argsort
-            orders = np.argsort(x, axis=1), np.argsort(y, axis=1)
-            xs, ys = np.take_along_axis(x, orders[0], 1), np.take_along_axis(y, orders[1], 1)
-        else:
-            xs, ys = np.sort(x, axis=1), np.sort(y, axis=1)
-        same = (xs == ys).all(axis=1) if xs.shape == ys.shape else np.zeros(len(idx), bool)
-        single = np.minimum(xs[:, 0], ys[:, 0]) == np.maximum(xs[:, -1], ys[:, -1])
-        test = ~(same | single)
-        for r in np.flatnonzero(~test):
-            i = idx[r]
-            out[i] = shortcut(prepared[i][0].values, prepared[i][1].values, plist[i], _base(*prepared[i]))
-        rows = np.flatnonzero(test)
-        if rows.size:
-            sel = [idx[r] for r in rows]
-            if rows.size == len(idx):
-                rows = slice(None)  # every row: views, not copies
-            try:
-                res = _judge_group(x[rows], y[rows], xs[rows], ys[rows],
-                                   None if orders is None else (orders[0][rows], orders[1][rows]),
-                                   [plist[i] for i in sel], [counts(*prepared[i]) for i in sel])
-            except Exception:  # fall back to one metric at a time, so that a failure stays with its metric
-                res = [judge(baselines[i], canaries[i], plist[i]) for i in sel]
-            for i, j in zip(sel, res):
-                out[i] = j
+    for group in groups.values():
+        n, m = prepared[group[0]][1].values.size, prepared[group[0]][0].values.size
+        jit = _pairwise.kernels(len(group) * (n + m))
+        # blocks of rows bound the working memory (stacked, sorted and argsorted copies of the samples) to a few
+        # MB whatever the number of metrics; rows are judged independently, so the results do not change
+        blocks = -(-len(group) // max(_BLOCK_ROWS, _BLOCK_POINTS // (n + m)))
+        size = -(-len(group) // blocks)  # balanced, so that no block falls below the compiled kernels' threshold
+        for lo in range(0, len(group), size):
+            _judge_block(group[lo:lo + size], prepared, plist, baselines, canaries, jit, out)
     return out  # type: ignore[return-value]
+
+
+_BLOCK_POINTS = 2 * _pairwise.JIT_MIN_POINTS
+_BLOCK_ROWS = 64
+
+
+def _judge_block(idx: list[int], prepared: list[tuple[Prepared, Prepared]], plist: list[JudgeParams], baselines,
+                 canaries, jit, out: list[Judgement | None]) -> None:
+    """Judge the metrics ``idx`` (one shape, one confidence level) into ``out``."""
+    x = np.stack([prepared[i][1].values for i in idx])
+    y = np.stack([prepared[i][0].values for i in idx])
+    orders = None
+    if jit is not None and any(plist[i].options.get("autocorrelation", True) for i in idx):
+        # the rank autocorrelation needs each value's rank in time order: sort by an argsort
+        orders = np.argsort(x, axis=1), np.argsort(y, axis=1)
+        xs, ys = np.take_along_axis(x, orders[0], 1), np.take_along_axis(y, orders[1], 1)
+    else:
+        xs, ys = np.sort(x, axis=1), np.sort(y, axis=1)
+    same = (xs == ys).all(axis=1) if xs.shape == ys.shape else np.zeros(len(idx), bool)
+    single = np.minimum(xs[:, 0], ys[:, 0]) == np.maximum(xs[:, -1], ys[:, -1])
+    test = ~(same | single)
+    for r in np.flatnonzero(~test):
+        i = idx[r]
+        out[i] = shortcut(prepared[i][0].values, prepared[i][1].values, plist[i], _base(*prepared[i]))
+    rows = np.flatnonzero(test)
+    if rows.size:
+        sel = [idx[r] for r in rows]
+        if rows.size == len(idx):
+            rows = slice(None)  # every row: views, not copies
+        try:
+            res = _judge_group(x[rows], y[rows], xs[rows], ys[rows],
+                               None if orders is None else (orders[0][rows], orders[1][rows]),
+                               [plist[i] for i in sel], [counts(*prepared[i]) for i in sel])
+        except Exception:  # fall back to one metric at a time, so that a failure stays with its metric
+            res = [judge(baselines[i], canaries[i], plist[i]) for i in sel]
+        for i, j in zip(sel, res):
+            out[i] = j
 
 
 def _prepare_all(baselines, canaries, plist: list[JudgeParams]) -> list[tuple[Prepared, Prepared]]:

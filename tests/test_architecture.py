@@ -34,6 +34,18 @@ def test_only_the_prometheus_collector_imports_the_client():
         assert "prometheus_api_client" not in _imports(path), path.relative_to(ROOT)
 
 
+def test_http_goes_through_the_bounded_exchange():
+    """requests is used where the bounded exchange (analysis/_http.py) is built on it; nothing else does HTTP by
+    hand with urllib, so every request has its deadline, size limit and redirect rule."""
+    allowed = {"analysis/_http.py", "analysis/collectors/prometheus.py", "analysis/rollout/routers/webhook.py"}
+    for path in (ROOT / "analysis").rglob("*.py"):
+        rel = path.relative_to(ROOT).as_posix()
+        names = _imports(path)
+        if rel not in allowed:
+            assert not names & {"requests", "urllib3"}, rel
+        assert "urllib" not in names or "urllib.request" not in path.read_text(encoding="utf-8"), rel
+
+
 def test_analysis_public_names_exist():
     import analysis
 
@@ -42,11 +54,21 @@ def test_analysis_public_names_exist():
 
 
 def test_import_judges_and_help_stay_light():
-    code = ("import sys, judges, analysis.cli; "
-            "print(','.join(m for m in ('matplotlib', 'jinja2', 'pandas', 'prometheus_api_client') "
-            "if m in sys.modules))")
+    code = ("import sys, judges, analysis, analysis.cli, analysis.cli.cmd_backtest, analysis.runs.backtest; "
+            "print(','.join(m for m in ('matplotlib', 'jinja2', 'pandas', 'prometheus_api_client', 'numba', "
+            "'dask', 'distributed', 'pyarrow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"heavy modules imported eagerly: {out}"
+
+
+def test_canary_help_loads_no_heavy_module():
+    code = ("import sys; from analysis.cli import main; sys.argv = ['canary', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('LOADED', ','.join(m for m in ('numba', 'matplotlib', 'dask', 'distributed', 'pandas', 'scipy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "backtest" in out
+    assert out.strip().endswith("LOADED"), out.strip().splitlines()[-1]
 
 
 def test_nothing_below_the_cli_imports_it():

@@ -11,11 +11,13 @@ from importlib import import_module
 
 import click
 
+from analysis._text import printable
 from analysis.errors import CanaryError
 
 # command name -> "module:attribute"
 COMMANDS: dict[str, str] = {
     "analyze": "analysis.cli.cmd_analyze:analyze",
+    "backtest": "analysis.cli.cmd_backtest:backtest",
     "validate": "analysis.cli.cmd_analyze:validate",
     "demo": "analysis.cli.cmd_analyze:demo",
     "report": "analysis.cli.cmd_report:report",
@@ -24,11 +26,13 @@ COMMANDS: dict[str, str] = {
     "status": "analysis.cli.cmd_rollout:status",
     "watch": "analysis.cli.cmd_watch:watch",
     "plan": "analysis.cli.cmd_plan:plan",
+    "schema": "analysis.cli.cmd_schema:schema",
     "serve": "analysis.cli.cmd_serve:serve",
     "import-kayenta": "analysis.cli.cmd_serve:import_kayenta",
 }
 _HELP: dict[str, str] = {
     "analyze": "Judge baseline against canary and print the verdict.",
+    "backtest": "Replay a history of two stable groups: false-alarm and detection rates of a config (Dask).",
     "validate": "Check a config file and print what it defines.",
     "demo": "Run the two embedded demo scenarios (healthy and regression).",
     "report": "Render a saved JSON result as a self-contained HTML report, Markdown summary or JUnit XML.",
@@ -37,6 +41,7 @@ _HELP: dict[str, str] = {
     "status": "Print where a journaled rollout stands (stage, weights, verdicts, outcome).",
     "watch": "Judge again at every step as data arrives (anytime-valid) and stop once the evidence is conclusive.",
     "plan": "From recorded baseline data: the smallest regression a canary can catch, or how long it must run.",
+    "schema": "Print the config's JSON Schema (or its path, for editors).",
     "serve": "Serve analyses over HTTP: Kayenta's API (Argo Rollouts, Spinnaker), Argo's web provider, Flagger.",
     "import-kayenta": "Convert a Kayenta canary config (JSON) to a canary-engine config (YAML).",
 }
@@ -77,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except click.UsageError as e:  # one line, like every other error, instead of click's usage block
         hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
-        click.echo(f"canary: error: {e.format_message()}{hint}", err=True)
+        click.echo(f"canary: error: {printable(e.format_message())}{hint}", err=True)
         sys.exit(2)
     except click.ClickException as e:
         e.show()
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except CanaryError as e:
-        click.echo(f"canary: error: {e}", err=True)
+        click.echo(f"canary: error: {printable(e)}", err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         click.echo("canary: interrupted", err=True)
@@ -104,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
 
         if os.environ.get("CANARY_DEBUG"):
             raise
-        click.echo(f"canary: internal error: {type(e).__name__}: {e}", err=True)
+        click.echo(f"canary: internal error: {type(e).__name__}: {printable(e)}", err=True)
         sys.exit(4)
     sys.exit(rc if isinstance(rc, int) else 0)
 

@@ -25,8 +25,11 @@ def _no_analysis(baseline, canary):
     raise UsageError("--abort does not analyse")
 
 
-def _terminate(signum, frame):  # SIGTERM ends a rollout like Ctrl-C: the journal is intact, --resume continues
-    raise KeyboardInterrupt
+def _interrupt(signum, frame):
+    """SIGINT and SIGTERM stop a rollout with its safe action (rollout.on_interrupt, journaled)."""
+    from analysis.rollout.strategies import Interrupted
+
+    raise Interrupted(signal.Signals(signum).name)
 
 
 @click.command()
@@ -41,17 +44,21 @@ def _terminate(signum, frame):  # SIGTERM ends a rollout like Ctrl-C: the journa
 @click.option("--abort", is_flag=True, help="Roll back the unfinished rollout recorded in the state file.")
 @click.option("--json", "json_path", metavar="PATH|-", help="Write the result (with every stage's analysis) as "
               "JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="On a terminal: the event lines only, without the live status "
+              "line and its step timer.")
 def rollout(config: str, prometheus_url: str | None, state: str | None, resume: bool, approve: bool,
-            abort: bool, json_path: str | None) -> int:
+            abort: bool, json_path: str | None, quiet: bool) -> int:
     """Roll the canary of CONFIG out step by step (or blue-green), letting each step's verdict decide.
 
     Exit codes: 0 promoted, 1 rolled back, 2 usage or config error (or another rollout of the service is
     running), 3 paused on a marginal verdict, 4 no verdict reached (the router is left at the last safe weights).
-    Progress is a live status line on a terminal, JSON lines otherwise.
+    SIGINT or SIGTERM rolls back to 0% canary (exit 1), or holds the last safe weights with
+    rollout.on_interrupt: hold (exit 4, --resume continues). Progress is a live status line on a terminal, JSON
+    lines otherwise; it never delays a router action.
     """
     from analysis.rollout import Rollout, source_analyzer
     from analysis.rollout.settings import service_name
-    from analysis.rollout.progress import JsonLines, LiveProgress
+    from analysis.rollout.progress import Background, JsonLines, LiveProgress
 
     if abort and (resume or approve):
         raise UsageError("--abort cannot be combined with --resume or --approve")
@@ -66,22 +73,26 @@ def rollout(config: str, prometheus_url: str | None, state: str | None, resume: 
     analyzer = _no_analysis if abort else source_analyzer(cfg)
     stream = sys.stderr if json_path == "-" else sys.stdout  # stdout then carries the result document only
     tty = stream.isatty()
-    observer = LiveProgress(stream, show_end=False) if tty else JsonLines(stream)
+    display = Background(LiveProgress(stream, show_end=False, quiet=quiet) if tty else JsonLines(stream))
     state_file = state or default_state(service_name(cfg.rollout, cfg.name))
     main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
-    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)} \
+        if main_thread else {}
     try:
-        result = Rollout(cfg, analyzer, state_file, observer=observer).run(resume=resume, approve=approve,
-                                                                           abort=abort)
+        result = Rollout(cfg, analyzer, state_file, observer=display).run(resume=resume, approve=approve,
+                                                                          abort=abort)
     finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
-        try:
-            observer.close()
-        except OSError:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        stuck = not display.close(timeout=2.0)
+        if display.error:
             _silence(stream)
-    if json_path:
+    if json_path and not (stuck and json_path == "-"):
         write_atomic(json_path, result.to_json())
+    if stuck:
+        # nobody reads the output (a full pipe): the outcome is journaled and the router acted; exiting normally
+        # would block on flushing that output forever
+        os._exit(result.exit_code)
     if tty:
         lines = [f"{result.outcome.value.upper().replace('_', ' ')} (exit {result.exit_code}): {result.reason}",
                  *(f"warning: {w}" for w in result.warnings)]
@@ -135,5 +146,7 @@ def status(config: str | None, state: str | None, as_json: bool) -> int:
     s = read_status(state)
     if s is None:
         raise UsageError(f"{state}: no rollout recorded")
-    click.echo(json.dumps(s, indent=2) if as_json else render(s))
+    from analysis._text import printable
+
+    click.echo(json.dumps(s, indent=2) if as_json else "\n".join(printable(line) for line in render(s).splitlines()))
     return 0

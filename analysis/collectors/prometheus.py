@@ -1,4 +1,4 @@
-"""Baseline and canary series from a Prometheus server (the only module that imports ``prometheus_api_client``).
+"""Baseline and canary series from a Prometheus server's HTTP API.
 
     >>> collector = PrometheusCollector(config.prometheus, config.scopes, config.variables)
     >>> pairs = collector.collect(config.metrics, Window(start, end))
@@ -7,44 +7,46 @@ Each metric's ``query`` is expanded once per scope (``analysis.collectors.promql
 the window at ``step``. What comes back is converted to numpy here, at the boundary:
 
 * samples are placed on the step grid ``start + k * step``; grid points with no sample are counted into
-  ``Series.missing`` (never filled), NaN values are kept;
+  ``Series.missing`` (never filled), NaN values are kept; two samples at one grid point are an error;
 * one series per scope is expected; several are an error naming their label sets, unless the metric sets
   ``aggregate`` (sum, avg, max, min), which combines them point by point;
-* an empty result is ``nodata``; a refused connection, a timeout, an HTTP error (the server's message is kept) or
-  a malformed answer is a per-metric ``error``, so the verdict fails closed.
+* an empty result is ``nodata``; a refused connection, a timeout, an HTTP error (the server's message is kept), an
+  answer whose ``status`` is not ``success`` (even with HTTP 200), a body over ``max_response_bytes`` or a
+  malformed answer is a per-metric ``error``, so the verdict fails closed. ``warnings`` of a successful answer are
+  kept as notes (``Prometheus warning: ...``) and shown in every output.
 
-Fetches run concurrently (``concurrency``); each has ``timeout`` seconds in total, inside which connection errors,
-429 and 5xx answers are retried ``retries`` times with exponential backoff. Once one fetch finds the server down,
-the fetches not yet started fail at once with the same message, so a dead server is reported within ``timeout``.
-Headers and the bearer token are sent, never printed, logged or written into results.
+The HTTP exchange is ``analysis._http.fetch`` on a ``requests`` session, not ``prometheus-api-client``: that
+library cannot bound a request's total time or its body size, follows redirects with the caller's headers and
+reports errors only as text (docs/guarantees.md). Fetches run concurrently (``concurrency``); each has ``timeout``
+seconds in total, inside which connection errors, 429 and 5xx answers are retried ``retries`` times with
+exponential backoff or after the server's ``Retry-After`` when that fits; every fetch of one ``collect`` also ends
+by ``total_timeout``. Once one fetch finds the server down, the fetches not yet started fail at once with the same
+message, so a dead server is reported within ``timeout``. Headers, the bearer token and URL credentials are sent
+(to the configured server only, never to a redirect target on another host) and masked in every message.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import os
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
+from dataclasses import astuple, dataclass
 from typing import Any, Mapping, Sequence
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import numpy as np
 import requests
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from requests.adapters import HTTPAdapter
 from urllib3 import disable_warnings as urllib3_disable_warnings, exceptions as urllib3_exceptions
-from urllib3.util.retry import Retry
 
+from analysis import _http
+from analysis._http import display_url
 from analysis.config import CanaryConfig, MetricConfig, PrometheusSettings
-from analysis.errors import CollectorError, ConfigError
-from analysis.series import SCOPES, SamplePair, Series, Window
-from analysis.collectors import promql
+from analysis.errors import CollectorError, ConfigError, read_secret
+from analysis.series import SCOPES, SOURCE_WARNING, SamplePair, Series, Window
+from analysis.collectors import _ranges, promql
 
 __all__ = ["PrometheusCollector", "display_url"]
 
@@ -52,16 +54,6 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _BACKOFF = 0.1  # seconds before the first retry; doubled for each further one
 _AGGREGATES = {"sum": np.sum, "avg": np.mean, "max": np.max, "min": np.min}
 _MAX_LABEL_SETS = 5
-
-
-def display_url(url: str) -> str:
-    """``url`` without user info, query or fragment: safe to print and to record."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 class _FetchError(Exception):
@@ -75,9 +67,10 @@ class _FetchError(Exception):
 class _Breaker:
     """Shared by the fetches of one ``collect`` call: the first 'server down' stops the ones not yet started."""
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float) -> None:
         self._lock = threading.Lock()
         self.message: str | None = None
+        self.deadline = deadline  # of the whole collect call (total_timeout)
 
     def trip(self, message: str) -> None:
         with self._lock:
@@ -106,7 +99,6 @@ class _Grid:
         return (self.start_ms + self.step_ms * np.arange(self.n, dtype=np.int64)) / 1000.0
 
     def params(self) -> dict[str, str]:
-        # sent explicitly: the client would round start and end to whole seconds, off the grid
         return {"start": f"{self.start_ms / 1000:.3f}", "end": f"{self.end_ms / 1000:.3f}",
                 "step": f"{self.step_ms / 1000:.3f}"}
 
@@ -117,8 +109,8 @@ class PrometheusCollector:
     Parameters
     ----------
     settings : PrometheusSettings
-        ``url`` (required), ``step``, ``timeout``, ``headers``, ``bearer_token_file``, ``verify_tls``,
-        ``retries`` and ``concurrency``.
+        ``url`` (required), ``step``, ``timeout``, ``total_timeout``, ``max_response_bytes``, ``headers``,
+        ``bearer_token_file``, ``verify_tls``, ``retries`` and ``concurrency``.
     scopes : mapping, optional
         ``{"baseline": {label: value}, "canary": {label: value}}``; ``${scope}`` expands to these matchers.
     variables : mapping, optional
@@ -136,16 +128,22 @@ class PrometheusCollector:
         if not settings.url:
             raise ConfigError(f"{source}: prometheus.url: no Prometheus URL; set prometheus.url or pass "
                               f"--prometheus-url")
-        parts = urlsplit(settings.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(settings.url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+        except ValueError:
+            ok = False
+        if not ok:
             raise ConfigError(f"{source}: prometheus.url: expected http(s)://host[:port][/path], got "
-                              f"{display_url(settings.url) or settings.url!r}")
+                              f"{display_url(settings.url)}")
         self.settings = settings
         self.scopes = {k: dict(v) for k, v in (scopes or {}).items()}
         self.variables = dict(variables or {})
         self.source = source
-        self.url = settings.url.rstrip("/")
+        url, self._auth = _http.split_credentials(settings.url.rstrip("/"))
+        self.url = url
         self.display_url = display_url(self.url)
+        self._where = f"Prometheus at {self.display_url}"
         session = requests.Session()
         # requests re-reads proxy and CA settings from the environment on every call (a third of the client's
         # time per query); resolve them once here instead
@@ -153,19 +151,18 @@ class PrometheusCollector:
         session.proxies = requests.utils.get_environ_proxies(self.url)
         session.verify = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True) \
             if settings.verify_tls else False
-        # uncompressed answers halve the time per query on both sides when Prometheus is near; a distant one can
-        # be asked for gzip with headers: {Accept-Encoding: gzip}
+        # uncompressed answers halve the time per query on both sides when Prometheus is near; a gzip answer
+        # (asked for with headers: {Accept-Encoding: gzip}, or sent regardless) is decoded with a size limit
         session.headers["Accept-Encoding"] = "identity"
-        session.headers.update(dict(settings.headers))
+        session.headers["User-Agent"] = "canary-engine"
         if not settings.verify_tls:  # the user chose it; one warning per request would bury the output
             urllib3_disable_warnings(urllib3_exceptions.InsecureRequestWarning)
+        adapter = HTTPAdapter(max_retries=0, pool_connections=1, pool_maxsize=max(1, settings.concurrency))
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
         self._session = session
+        self._secret_headers: dict[str, str] = dict(settings.headers)
         self._refresh_token()
-        # retries are ours (bounded by the deadline), so the adapter never retries; its pool fits the threads
-        no_retry = Retry(total=0, redirect=0, raise_on_status=False)
-        self._client = PrometheusConnect(url=self.url, session=session, retry=no_retry, timeout=settings.timeout)
-        session.mount(self.url, HTTPAdapter(max_retries=no_retry, pool_connections=1,
-                                            pool_maxsize=max(1, settings.concurrency)))
 
     @classmethod
     def from_config(cls, config: CanaryConfig) -> "PrometheusCollector":
@@ -175,17 +172,21 @@ class PrometheusCollector:
     def _refresh_token(self) -> None:
         # read again for every collect: mounted service-account tokens are rotated while a realtime run waits
         if self.settings.bearer_token_file:
-            self._session.headers["Authorization"] = f"Bearer {self._read_token(self.settings.bearer_token_file)}"
+            token = read_secret(self.settings.bearer_token_file, f"{self.source}: prometheus.bearer_token_file")
+            self._secret_headers["Authorization"] = f"Bearer {token}"
 
-    def _read_token(self, path: str) -> str:
-        try:
-            token = Path(path).read_text(encoding="utf-8").strip()
-        except OSError as e:
-            raise ConfigError(f"{self.source}: prometheus.bearer_token_file: cannot read {path}: "
-                              f"{e.strerror or type(e).__name__}") from None
-        if not token or "\n" in token:
-            raise ConfigError(f"{self.source}: prometheus.bearer_token_file: {path} must hold one token on one line")
-        return token
+    def _secrets(self) -> list[str]:
+        values = [v for v in self._secret_headers.values() if v]
+        values += [v.partition(" ")[2] for v in values if " " in v]  # the token without its scheme
+        if self._auth is not None:
+            values += [v for v in self._auth if v]
+        return sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
+
+    def _mask(self, text: str) -> str:
+        """``text`` with every secret value replaced by ``***`` (a server may echo what it was sent)."""
+        for secret in self._secrets():
+            text = text.replace(secret, "***")
+        return text
 
     def close(self) -> None:
         self._session.close()
@@ -200,7 +201,7 @@ class PrometheusCollector:
         """The expanded query of every metric per scope; raises ``ConfigError`` for any template problem."""
         out = {}
         scopes = self.scopes or None
-        for i, m in enumerate(metrics):
+        for m in metrics:
             where = f"{self.source}: metric {m.name}: query"
             if not m.query:
                 raise ConfigError(f"{self.source}: metric {m.name}: query: a query is required to fetch from "
@@ -212,10 +213,13 @@ class PrometheusCollector:
                                             where) for s in SCOPES}
         return out
 
+    def _total_deadline(self) -> float:
+        return time.monotonic() + self.settings.run_timeout
+
     def check(self) -> None:
         """Raise ``CollectorError`` unless the server answers a trivial query within ``timeout``."""
         try:
-            self._request(lambda timeout: self._client.custom_query("1", timeout=timeout), _Breaker())
+            self._api("/api/v1/query", {"query": "1"}, _Breaker(self._total_deadline()))
         except _FetchError as e:
             raise CollectorError(str(e)) from None
 
@@ -226,7 +230,7 @@ class PrometheusCollector:
         queries = self.queries(metrics)
         self._refresh_token()
         grid = _Grid.of(window, self.settings.step)
-        breaker = _Breaker()
+        breaker = _Breaker(self._total_deadline())
         tasks = [(m, scope) for m in metrics for scope in SCOPES]
         workers = max(1, min(self.settings.concurrency, len(tasks)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prometheus") as pool:
@@ -235,68 +239,94 @@ class PrometheusCollector:
             fetched = [f.result() for f in futures]
         out: dict[str, SamplePair] = {}
         for i, m in enumerate(metrics):
-            (b, b_err, b_note), (c, c_err, c_note) = fetched[2 * i], fetched[2 * i + 1]
-            notes = tuple(f"{s}: {n}" for s, n in (("baseline", b_note), ("canary", c_note)) if n)
+            (b, b_err, b_notes), (c, c_err, c_notes) = fetched[2 * i], fetched[2 * i + 1]
+            notes = tuple(f"{s}: {n}" for s, ns in (("baseline", b_notes), ("canary", c_notes)) for n in ns)
             out[m.name] = SamplePair.of(m.name, b, c, b_err, c_err, notes=notes)
         return out
 
     def _fetch(self, query: str, grid: _Grid, aggregate: str | None,
-               breaker: _Breaker) -> tuple[Series, str | None, str | None]:
-        """One scope: (series, error, note). Never raises, so one metric cannot stop the others."""
-        start = datetime.fromtimestamp(grid.start_ms / 1000, tz=timezone.utc)
-        end = datetime.fromtimestamp(grid.end_ms / 1000, tz=timezone.utc)
+               breaker: _Breaker) -> tuple[Series, str | None, tuple[str, ...]]:
+        """One scope: (series, error, notes). Never raises, so one metric cannot stop the others."""
         try:
-            result = self._request(lambda timeout: self._client.custom_query_range(
-                query, start, end, grid.params()["step"], params=grid.params(), timeout=timeout), breaker)
-            series, note = _to_series(result, grid, query, aggregate)
-            return series, None, note
+            # past Prometheus' 11,000 points per series: consecutive sub-ranges of the grid, stitched (_ranges)
+            parts, warnings = [], []
+            for start_ms, n in _ranges.split(*astuple(grid)):
+                part = _Grid(start_ms, grid.step_ms, n)
+                data, said = self._api("/api/v1/query_range", {"query": query, **part.params()}, breaker)
+                if not isinstance(data, dict) or "result" not in data:
+                    raise _FetchError(f"malformed response from {self._where}: no data.result")
+                parts.append(data["result"])
+                warnings.extend(said)
+            series, note = _to_series(_ranges.stitch(parts), grid, query, aggregate)
+            notes = tuple(f"{SOURCE_WARNING}{w}" for w in dict.fromkeys(warnings)) + ((note,) if note else ())
+            return series, None, notes
         except _FetchError as e:
-            return Series.empty(query), str(e), None
+            return Series.empty(query), self._mask(str(e)), ()
 
-    def _request(self, call, breaker: _Breaker) -> Any:
-        """Run ``call(timeout)`` with retries inside one deadline; map every failure to ``_FetchError``."""
+    def _api(self, path: str, params: Mapping[str, str], breaker: _Breaker) -> tuple[Any, tuple[str, ...]]:
+        """``data`` and ``warnings`` of one API call, with retries inside one deadline; ``_FetchError`` else."""
         timeout = self.settings.timeout
-        deadline = time.monotonic() + timeout
+        deadline = min(time.monotonic() + timeout, breaker.deadline)
         attempt = 0
         while True:
             if breaker.message is not None:
                 raise _FetchError(breaker.message, down=True)
-            remaining = deadline - time.monotonic()
-            try:
-                if remaining <= 0:
-                    raise requests.Timeout()
-                try:
-                    return call(remaining)
-                except requests.ConnectionError as e:
-                    if _timed_out(e):
-                        raise _Timeout() from e
-                    raise
-            except (requests.Timeout, _Timeout):
-                error = _FetchError(f"Prometheus at {self.display_url} did not answer within {timeout:g}s "
-                                    f"(prometheus.timeout)", down=True)
-                retry = False
-            except requests.ConnectionError as e:
-                error = _FetchError(f"cannot reach Prometheus at {self.display_url}: {_connection_reason(e)}",
-                                    down=True)
-                retry = True
-            except PrometheusApiClientException as e:
-                status, message = _http_error(str(e))
-                error = _FetchError(f"Prometheus answered HTTP {status}: {message}")
-                retry = status in _RETRY_STATUS
-            except (requests.JSONDecodeError, ValueError, KeyError, TypeError, IndexError) as e:
-                # not JSON, or not {"data": {"result": ...}}
-                raise _FetchError(f"malformed response from Prometheus at {self.display_url}: "
-                                  f"{type(e).__name__}: {_one_line(str(e))}") from None
-            except requests.RequestException as e:
-                error = _FetchError(f"request to Prometheus at {self.display_url} failed: {type(e).__name__}")
-                retry = False
             pause = _BACKOFF * 2 ** attempt
+            try:
+                answer = _http.fetch(self._session, "GET", self.url + path, params=params, deadline=deadline,
+                                     where=self._where, secret_headers=self._secret_headers, auth=self._auth,
+                                     max_bytes=self.settings.max_response_bytes)
+                if answer.status == 200:
+                    return self._success(answer)
+                error = _FetchError(f"Prometheus answered HTTP {answer.status}: {_server_message(answer.body)}")
+                retry = answer.status in _RETRY_STATUS
+                wait = _http.retry_after(answer.headers)
+                if retry and wait is not None:
+                    if time.monotonic() + wait >= deadline:
+                        retry = False
+                        error = _FetchError(f"{error}; Retry-After {wait:g}s is beyond the deadline "
+                                            f"(prometheus.timeout {timeout:g}s)")
+                    pause = max(pause, wait)
+            except _http.HttpFailure as e:
+                if e.kind == "timeout":
+                    overall = breaker.deadline <= deadline
+                    what = (f"the run's total_timeout ({self.settings.run_timeout:g}s)" if overall else
+                            f"{timeout:g}s (prometheus.timeout)")
+                    error = _FetchError(f"{self._where} did not answer within {what}", down=True)
+                    retry = False
+                elif e.kind == "connect":
+                    error = _FetchError(f"cannot reach {self._where}: {e}", down=True)
+                    retry = True
+                else:
+                    raise _FetchError(str(e) if self._where in str(e) else
+                                      f"bad response from {self._where}: {e}") from None
             if not retry or attempt >= self.settings.retries or time.monotonic() + pause >= deadline:
                 if error.down:
-                    breaker.trip(error.args[0])
+                    breaker.trip(self._mask(error.args[0]))
                 raise error
             attempt += 1
             time.sleep(pause)
+
+    def _success(self, answer: _http.HttpAnswer) -> tuple[Any, tuple[str, ...]]:
+        try:
+            doc = json.loads(answer.body)
+        except (ValueError, RecursionError) as e:
+            raise _FetchError(f"malformed response from {self._where}: not JSON: "
+                              f"{_one_line(str(e), 120)}") from None
+        if not isinstance(doc, dict):
+            raise _FetchError(f"malformed response from {self._where}: expected a JSON object")
+        status = doc.get("status")
+        if status != "success":
+            # Prometheus (and proxies in front of it) can say error with HTTP 200: never data
+            raise _FetchError(f"Prometheus answered status {_one_line(repr(status), 40)} with HTTP 200: "
+                              f"{_server_message(answer.body)}")
+        raw_warnings = doc.get("warnings") or []
+        if not isinstance(raw_warnings, list):
+            raw_warnings = [raw_warnings]
+        warnings = tuple(self._mask(_one_line(str(w), 300)) for w in raw_warnings[:10])
+        if "data" not in doc:
+            raise _FetchError(f"malformed response from {self._where}: no data")
+        return doc["data"], warnings
 
 
 def open_prometheus(config: CanaryConfig, options: Mapping[str, Any]) -> PrometheusCollector:
@@ -309,60 +339,22 @@ def open_prometheus(config: CanaryConfig, options: Mapping[str, Any]) -> Prometh
     return collector
 
 
-class _Timeout(Exception):
-    pass
-
-
-def _timed_out(e: requests.ConnectionError) -> bool:
-    # with retries off, urllib3 reports a read timeout as MaxRetryError(reason=ReadTimeoutError), which requests
-    # turns into a ConnectionError; NewConnectionError (refused) subclasses ConnectTimeoutError, so exclude it
-    reason = getattr(e.args[0], "reason", None) if e.args else None
-    return isinstance(reason, urllib3_exceptions.TimeoutError) and \
-        not isinstance(reason, urllib3_exceptions.NewConnectionError)
-
-
 def _one_line(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _connection_reason(e: Exception) -> str:
-    # requests wraps urllib3 wraps the socket error; its text names the host and path but never the headers
-    text = str(e)
-    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-    if m:
-        return m.group(1).strip().rstrip(".").lower()
-    if "SSL" in text or isinstance(e, requests.exceptions.SSLError):
-        return "TLS handshake failed (prometheus.verify_tls)"
-    if "RemoteDisconnected" in text or "Connection aborted" in text:
-        return "the connection was closed without an answer"
-    return type(e).__name__
-
-
-_STATUS = re.compile(r"^HTTP Status Code (\d+) \((.*)\)$", re.S)
-
-
-def _http_error(text: str) -> tuple[int, str]:
-    """(status, server message) from the client's ``HTTP Status Code 400 (b'{...}')`` exception text."""
-    m = _STATUS.match(text)
-    if not m:
-        return 0, _one_line(text)
-    status = int(m.group(1))
-    body: Any = m.group(2)
+def _server_message(body: bytes) -> str:
+    """The server's own error text: ``errorType: error`` of a Prometheus error document, else the body's start."""
+    text = body.decode("utf-8", errors="replace")
     try:
-        body = ast.literal_eval(body)
-        if isinstance(body, bytes):
-            body = body.decode("utf-8", errors="replace")
-    except (ValueError, SyntaxError):
-        pass
-    try:
-        doc = json.loads(body)
-        if isinstance(doc, dict) and doc.get("error"):
-            kind = doc.get("errorType")
-            return status, _one_line(f"{kind}: {doc['error']}" if kind else str(doc["error"]))
-    except (TypeError, ValueError):
-        pass
-    return status, _one_line(str(body)) or "(empty body)"
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        doc = None
+    if isinstance(doc, dict) and doc.get("error"):
+        kind = doc.get("errorType")
+        return _one_line(f"{kind}: {doc['error']}" if kind else str(doc["error"]))
+    return _one_line(text) or "(empty body)"
 
 
 def _place(item: Any, grid: _Grid) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
@@ -382,8 +374,12 @@ def _place(item: Any, grid: _Grid) -> tuple[np.ndarray, np.ndarray, dict[str, st
     arr = np.asarray(pairs, dtype=float)
     offset = np.rint(arr[:, 0] * 1000).astype(np.int64) - grid.start_ms
     index = offset // grid.step_ms
-    if (offset % grid.step_ms).any() or (index < 0).any() or (index >= grid.n).any() \
-            or np.unique(index).size != index.size:
+    if np.unique(index).size != index.size:
+        dup = np.flatnonzero(np.bincount(index[index >= 0]) > 1) if (index >= 0).all() else index[:1]
+        t = (grid.start_ms + int(dup[0]) * grid.step_ms) / 1000 if dup.size else float(arr[0, 0])
+        raise _FetchError(f"malformed response from Prometheus: {promql.format_labels(labels)} has two samples "
+                          f"at timestamp {t:g}")
+    if (offset % grid.step_ms).any() or (index < 0).any() or (index >= grid.n).any():
         raise _FetchError(f"malformed response from Prometheus: timestamps of {promql.format_labels(labels)} "
                           f"are not on the {grid.step_ms / 1000:g}s step grid of the window")
     return index, arr[:, 1], labels
@@ -423,6 +419,7 @@ def _to_series(result: Any, grid: _Grid, query: str, aggregate: str | None) -> t
         matrix[row, index] = values
         present[row, index] = True
     have = present.any(axis=0)
+    assert aggregate is not None  # several series without aggregate were refused above
     combine = _AGGREGATES[aggregate]
     values = np.array([combine(matrix[present[:, k], k]) for k in np.flatnonzero(have)], dtype=float)
     common = _common_labels([labels for _, _, labels in placed])

@@ -23,9 +23,13 @@ from judges import (
 
 from analysis.config._reader import Reader
 from analysis.errors import ConfigError, parse_json, read_text
+from analysis.config.schema import config_error, in_document_order, metric_labels, validate_structure
 
 STATISTICS = ("mean", "median", "p90", "p95", "p99", "max", "last")
 RANK_JUDGES = ("kayenta", "mann-whitney")
+NONFINITE = ("error", "fail")
+# the judge of a metric that names none: paired by timestamp, falling back to mann-whitney when timestamps do not pair
+DEFAULT_JUDGE = "paired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,8 @@ class MetricConfig:
     denominator: str | None = None
     # how several series returned for one scope are combined (Prometheus collector): None means "exactly one"
     aggregate: str | None = None
+    # what an infinite value (x/0 in PromQL, a number too large for a float) does: error (no verdict) or fail
+    nonfinite: str = "error"
 
     @property
     def critical(self) -> bool:
@@ -73,6 +79,13 @@ class PrometheusSettings:
     verify_tls: bool = True
     retries: int = 2
     concurrency: int = 8
+    # every fetch of one collect call ends by then (None: 6 * timeout, at least 60 s)
+    total_timeout: float | None = None
+    max_response_bytes: int = 64 * 1024 * 1024
+
+    @property
+    def run_timeout(self) -> float:
+        return self.total_timeout if self.total_timeout is not None else max(60.0, 6 * self.timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +147,7 @@ def _metric(r: Reader, defaults: Mapping[str, Any]) -> MetricConfig:
     name = r.str("name")
     if not name.strip():
         raise r.error("must not be empty", "name")
-    judge = r.str("judge", defaults.get("judge", "mann-whitney"))
+    judge = r.str("judge", defaults.get("judge", DEFAULT_JUDGE))
     known = available_judges()
     if judge not in known:
         raise r.error(f"unknown judge {judge!r}; known judges: {', '.join(known)}", "judge")
@@ -180,9 +193,11 @@ def _metric(r: Reader, defaults: Mapping[str, Any]) -> MetricConfig:
     muted = r.bool("muted", False)
     denominator = r.str("denominator", None)
     aggregate = r.str("aggregate", None, choices=["sum", "avg", "max", "min"])
+    nonfinite = r.str("nonfinite", "error", choices=NONFINITE)
     r.finish()
     return MetricConfig(name=name, judge=judge, group=group, params=JudgeParams(**params, options=dict(options)),
-                        query=query, muted=muted, denominator=denominator, aggregate=aggregate)
+                        query=query, muted=muted, denominator=denominator, aggregate=aggregate,
+                        nonfinite=nonfinite)
 
 
 def _groups(r: Reader | None, metrics: tuple[MetricConfig, ...]) -> dict[str, float]:
@@ -210,10 +225,8 @@ def _groups(r: Reader | None, metrics: tuple[MetricConfig, ...]) -> dict[str, fl
 def _prometheus(r: Reader | None) -> PrometheusSettings:
     if r is None:
         return PrometheusSettings()
-    headers = r.mapping("headers", {})
-    for k, v in headers.items():
-        if not isinstance(k, str) or not isinstance(v, str):
-            raise r.error("header names and values must be strings", "headers")
+    headers = check_headers(r, r.mapping("headers", {}))
+    total = r.duration("total_timeout", None)
     s = PrometheusSettings(
         url=r.str("url", None),
         step=r.duration("step", 60.0),
@@ -223,13 +236,33 @@ def _prometheus(r: Reader | None) -> PrometheusSettings:
         verify_tls=r.bool("verify_tls", True),
         retries=int(r.num("retries", 2, lo=0, hi=10)),
         concurrency=int(r.num("concurrency", 8, lo=1, hi=64)),
+        total_timeout=total,
+        max_response_bytes=int(r.num("max_response_bytes", 64 * 1024 * 1024, lo=1024, hi=2 ** 34)),
     )
     if s.step <= 0:
         raise r.error("must be > 0", "step")
     if s.timeout <= 0:
         raise r.error("must be > 0", "timeout")
+    if s.total_timeout is not None and s.total_timeout <= 0:
+        raise r.error("must be > 0", "total_timeout")
     r.finish()
     return s
+
+
+def check_headers(r: Reader, headers: Mapping[Any, Any]) -> dict[str, str]:
+    """HTTP headers from a config: strings without line breaks or control characters. Values are secrets, so
+    an error names the header, never its value."""
+    out = {}
+    for k, v in headers.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise r.error("header names and values must be strings", "headers")
+        if not k or any(ord(c) <= 32 or ord(c) == 127 or c == ":" for c in k):
+            raise r.error(f"header name {k[:40]!r} is not a valid header name", "headers")
+        if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in v) or v != v.strip():
+            raise r.error(f"the value of header {k!r} holds a line break, a control character or surrounding "
+                          f"spaces (value not shown)", f"headers.{k}")
+        out[k] = v
+    return out
 
 
 def _string_map(r: Reader | None, what: str) -> dict[str, str]:
@@ -246,14 +279,42 @@ def _string_map(r: Reader | None, what: str) -> dict[str, str]:
 
 
 def parse_config(data: Any, source: str = "<config>") -> CanaryConfig:
-    """Validate a loaded mapping into a ``CanaryConfig``; raises ``ConfigError`` naming ``source`` and the key."""
+    """Validate a loaded mapping into a ``CanaryConfig``.
+
+    The schema (:mod:`analysis.config.schema`) checks the structure first and reports every error it finds; the
+    semantic checks below (weights, references between metrics, routers) then run on the same document, and their
+    first error joins the list when it names a key the schema did not.
+
+    Raises
+    ------
+    ConfigError
+        One line ``source: key.path: message`` for one error; for several, ``source: N errors`` and a line each.
+    """
+    errors = validate_structure(data, source)
+    try:
+        config = _parse(data, source)
+    except ConfigError as e:
+        if not errors:
+            raise
+        semantic = str(e)
+        where = semantic.split(": ", 2)[1] if semantic.count(": ") >= 2 else ""
+        if not any(err.startswith(f"{source}: {where}:") for err in errors):
+            errors = in_document_order(data, [*errors, semantic], source)
+        raise config_error(errors, source) from None
+    if errors:
+        raise config_error(errors, source)
+    return config
+
+
+def _parse(data: Any, source: str) -> CanaryConfig:
+    """The loader's own checks (first error only), on any document: structure and semantics."""
     top = Reader(data, "", source)
     name = top.str("name", Path(source).stem if source != "<config>" else "canary")
     description = top.str("description", "")
     defaults_r = top.child("defaults", None)
     defaults: dict[str, Any] = {}
     if defaults_r is not None:
-        defaults = {"judge": defaults_r.str("judge", "mann-whitney"),
+        defaults = {"judge": defaults_r.str("judge", DEFAULT_JUDGE),
                     "confidence": defaults_r.num("confidence", 0.98, lo=0.5, hi=1.0, hi_open=True),
                     "tolerance": defaults_r.num("tolerance", 0.25, lo=0.0),
                     "margin": defaults_r.num("margin", None, lo=0.0)}
@@ -263,8 +324,9 @@ def parse_config(data: Any, source: str = "<config>") -> CanaryConfig:
         raise top.error("needs at least one metric", "metrics")
     metrics = []
     names: dict[str, int] = {}
+    labels = metric_labels(raw_metrics)
     for i, m in enumerate(raw_metrics):
-        mc = _metric(Reader(m, f"metrics[{i}]", source), defaults)
+        mc = _metric(Reader(m, f"metrics[{labels[i]}]", source), defaults)
         if mc.name in names:
             raise ConfigError(f"{source}: metrics[{i}].name: duplicate metric name {mc.name!r} "
                               f"(also metrics[{names[mc.name]}])")
@@ -273,9 +335,10 @@ def parse_config(data: Any, source: str = "<config>") -> CanaryConfig:
     metrics_t = tuple(metrics)
     for i, mc in enumerate(metrics_t):
         if mc.denominator is not None and mc.denominator not in names:
-            raise ConfigError(f"{source}: metrics[{i}].denominator: no metric named {mc.denominator!r}")
+            raise ConfigError(f"{source}: metrics[{labels[i]}].denominator: no metric named {mc.denominator!r}")
         if mc.denominator == mc.name:
-            raise ConfigError(f"{source}: metrics[{i}].denominator: a metric cannot be its own denominator")
+            raise ConfigError(f"{source}: metrics[{labels[i]}].denominator: a metric cannot be its own "
+                              "denominator")
     weights = _groups(top.child("groups", None), metrics_t)
     sc = top.child("scoring", None)
     thresholds = Thresholds()
@@ -296,6 +359,9 @@ def parse_config(data: Any, source: str = "<config>") -> CanaryConfig:
         for scope in ("baseline", "canary"):
             scopes[scope] = _string_map(scopes_r.child(scope), "scope labels")
         scopes_r.finish()
+        if scopes["baseline"] == scopes["canary"]:
+            raise scopes_r.error("baseline and canary select the same series (equal labels); a canary judged "
+                                 "against itself always passes", "canary")
     variables = _string_map(top.child("variables", None), "variables")
     collector = _collector(top.child("collector", None))
     rollout = top.raw("rollout", None)
@@ -327,6 +393,32 @@ def _parse_rollout(data: Any, source: str) -> Any:
     return parse_rollout(Reader(data, "rollout", source))
 
 
+def _unique_key_loader() -> type:
+    """A ``yaml.SafeLoader`` that rejects a key repeated in one mapping (the last would win silently)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[Any, int] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        first = seen.get(key)
+                    except TypeError:  # an unhashable key; SafeLoader reports it itself
+                        continue
+                    if first is not None:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"duplicate key {str(key)[:60]!r} (first on line {first})",
+                            key_node.start_mark)
+                    seen[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
+
+
 def load_config(path: str | Path) -> CanaryConfig:
     """Read and validate a YAML or JSON config file."""
     p = Path(path)
@@ -338,7 +430,7 @@ def load_config(path: str | Path) -> CanaryConfig:
         import yaml
 
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader subclass)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -346,6 +438,8 @@ def load_config(path: str | Path) -> CanaryConfig:
             raise ConfigError(f"{source}: {where}invalid YAML: {problem}") from None
         except RecursionError:
             raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
+        except (ValueError, OverflowError, TypeError) as e:  # e.g. a date like 2024-13-45
+            raise ConfigError(f"{source}: invalid YAML: {' '.join(str(e).split())[:200]}") from None
     if data is None:
         raise ConfigError(f"{source}: the file is empty")
     return parse_config(data, source)

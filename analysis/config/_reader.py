@@ -13,6 +13,7 @@ from analysis.errors import ConfigError
 
 _MISSING = object()
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+MAX_DURATION = 100 * 365 * 86400.0  # longer is a typo, and would overflow datetime arithmetic
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
@@ -21,14 +22,26 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 30s or 5m, got {value!r}")
     if isinstance(value, (int, float)):
+        if isinstance(value, int) and abs(value) > 1e15:
+            raise ValueError(f"expected a duration such as 30s or 5m, got a number of {len(str(abs(value)))} digits")
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"expected a non-negative duration, got {value!r}")
+        if value > MAX_DURATION:
+            raise ValueError(f"a duration of at most {MAX_DURATION / 86400 / 365:g} years is allowed, got {value:g}")
         return float(value)
     if isinstance(value, str):
         m = _DURATION.match(value)
-        if m and math.isfinite(seconds := float(m.group(1)) * _UNITS[m.group(2)]):
+        if m and math.isfinite(seconds := float(m.group(1)) * _UNITS[m.group(2)]) and seconds <= MAX_DURATION:
             return seconds
+        if m:
+            raise ValueError(f"a duration of at most {MAX_DURATION / 86400 / 365:g} years is allowed, "
+                             f"got {value[:40]!r}")
     raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {value!r}")
+
+
+def _short(v: Any, limit: int = 60) -> str:
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _type_name(v: Any) -> str:
@@ -70,17 +83,17 @@ class Reader:
         if v is default and default is not _MISSING:
             return v
         if not isinstance(v, str):
-            raise self.error(f"expected a string, got {_type_name(v)} {v!r}", name)
+            raise self.error(f"expected a string, got {_type_name(v)} {_short(v)}", name)
         if choices is not None:
             choices = list(choices)
             if v not in choices:
-                raise self.error(f"must be one of {', '.join(choices)}; got {v!r}", name)
+                raise self.error(f"must be one of {', '.join(choices)}; got {_short(v)}", name)
         return v
 
     def bool(self, name: str, default: Any = _MISSING) -> Any:
         v = self.raw(name, default)
         if not isinstance(v, bool):
-            raise self.error(f"expected true or false, got {_type_name(v)} {v!r}", name)
+            raise self.error(f"expected true or false, got {_type_name(v)} {_short(v)}", name)
         return v
 
     def num(self, name: str, default: Any = _MISSING, *, lo: float | None = None, hi: float | None = None,
@@ -89,13 +102,15 @@ class Reader:
         if v is default and default is not _MISSING:
             return v
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise self.error(f"expected a number, got {_type_name(v)} {v!r}", name)
+            raise self.error(f"expected a number, got {_type_name(v)} {_short(v)}", name)
+        if isinstance(v, int) and abs(v) > 1e300:  # float() would overflow
+            raise self.error(f"expected a finite number, got an integer of {len(str(abs(v)))} digits", name)
         if not math.isfinite(v):
-            raise self.error(f"expected a finite number, got {v!r}", name)
+            raise self.error(f"expected a finite number, got {_short(v)}", name)
         if lo is not None and (v < lo or (lo_open and v == lo)):
-            raise self.error(f"must be {'>' if lo_open else '>='} {lo:g}; got {v!r}", name)
+            raise self.error(f"must be {'>' if lo_open else '>='} {lo:g}; got {_short(v)}", name)
         if hi is not None and (v > hi or (hi_open and v == hi)):
-            raise self.error(f"must be {'<' if hi_open else '<='} {hi:g}; got {v!r}", name)
+            raise self.error(f"must be {'<' if hi_open else '<='} {hi:g}; got {_short(v)}", name)
         return float(v)
 
     def duration(self, name: str, default: Any = _MISSING) -> Any:

@@ -4,7 +4,16 @@ Records are ``{"seq": N, "t": EPOCH_S, "run": ID, "event": NAME, ...}``. A run s
 and the service); ``weights`` announces a change before the router is called and ``weights_applied`` records
 what the router read back; ``decision`` (next, pause, rollback, halt, promote, approve) is written before it is
 acted on; ``stage_done`` marks a completed stage; ``end`` closes the run (promoted, rolled_back, paused, halted).
+``signal`` records a SIGINT/SIGTERM and the action taken; ``journaled_verdict`` records that a resume acted on a
+verdict written before the interruption.
 ``RolloutState.replay`` folds the records of the last run into the state a resume starts from.
+
+A journal that cannot be read (a line that is not JSON, a field of the wrong type) is a ``DataError`` (exit 2)
+naming the line and the field, with the way to recover: the records before that line are intact, so keep them
+(``head -n LINE-1``) and ``--resume`` or ``--abort`` from the repaired copy.
+
+Test hook: with ``CANARY_TEST_KILL_AFTER_RECORD=K`` the process kills itself (SIGKILL) right after the K-th record
+it appends is on disk, so crash tests can stop a rollout at every journal boundary.
 
 Two locks (``fcntl.flock``, released by the kernel when the process dies, even on ``kill -9``) keep two
 rollouts apart: one on the state file, one per service in the lock directory (``CANARY_LOCK_DIR``, default
@@ -16,7 +25,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import math
 import os
+import signal
 import tempfile
 import time
 import uuid
@@ -103,8 +114,74 @@ def service_lock(service: str) -> FileLock:
     return FileLock(lock_dir() / f"{service}.lock", f"a rollout of service {service!r}")
 
 
+def _recovery(path: Path, line: int) -> str:
+    if line <= 1:
+        return ("to recover: no record is usable; move the file aside, check the router's weights by hand and "
+                "start the rollout again")
+    keep = f"{path}.repaired"
+    return (f"to recover: the records before line {line} are intact; keep them with 'head -n {line - 1} {path} "
+            f"> {keep}', then 'canary status --state {keep}' and 'canary rollout CONFIG --resume --state {keep}' "
+            f"(reconciles the router with the journal) or '--abort' to roll back")
+
+
+def _weights_ok(v: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(v.get(k), int) and not isinstance(v.get(k), bool)
+                                       and 0 <= v[k] <= 100 for k in ("baseline", "canary"))
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# field -> (check, what it must be); fields marked optional may be missing or null
+_FIELD_CHECKS: dict[str, tuple[Any, str]] = {
+    "seq": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "t": (_is_num, "a number (epoch seconds)"),
+    "event": (lambda v: isinstance(v, str), "a string"),
+    "run": (lambda v: v is None or isinstance(v, str), "a string"),
+    "stage": (lambda v: isinstance(v, str), "a string"),
+    "verdict": (lambda v: isinstance(v, str), "a string"),
+    "outcome": (lambda v: v is None or isinstance(v, str), "a string"),
+    "action": (lambda v: isinstance(v, str), "a string"),
+    "reason": (lambda v: isinstance(v, str), "a string"),
+    "score": (lambda v: v is None or _is_num(v), "a number or null"),
+    "weights": (lambda v: v is None or _weights_ok(v), "{baseline, canary} integers from 0 to 100"),
+    "read_back": (lambda v: v is None or _weights_ok(v), "{baseline, canary} integers from 0 to 100 or null"),
+    "completed": (lambda v: v is None or (isinstance(v, list) and all(isinstance(x, str) for x in v)),
+                  "a list of stage names"),
+    "plan": (lambda v: isinstance(v, list) and all(isinstance(x, dict) and isinstance(x.get("name"), str)
+                                                   and _weights_ok(x) for x in v), "a list of stages"),
+    "service": (lambda v: isinstance(v, str), "a string"),
+    "strategy": (lambda v: isinstance(v, str), "a string"),
+    "exit_code": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "an integer"),
+}
+# fields each event needs for a replay (the others are checked only when present)
+_REQUIRED = {"start": ("run",), "stage_start": ("stage",), "weights": ("weights",),
+             "weights_applied": ("weights",), "verdict": ("stage", "verdict"), "decision": ("action",),
+             "stage_done": ("stage",), "end": ("outcome",)}
+
+
+def _check_record(rec: dict[str, Any], path: Path, line: int) -> None:
+    event = rec.get("event")
+    if not isinstance(event, str):
+        raise DataError(f"{path}: line {line}: field event: expected a string; {_recovery(path, line)}")
+    for name in ("t",) + _REQUIRED.get(event, ()):
+        if name not in rec:
+            raise DataError(f"{path}: line {line}: {event} record without field {name}; {_recovery(path, line)}")
+    for name, value in rec.items():
+        check = _FIELD_CHECKS.get(name)
+        if check is None or (name == "weights" and event == "end" and value is None):
+            continue
+        ok, what = check
+        if not ok(value):
+            shown = json.dumps(value)[:60]
+            raise DataError(f"{path}: line {line}: field {name}: expected {what}, got {shown}; "
+                            f"{_recovery(path, line)}")
+
+
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """Every complete record of the journal. A torn last line (a crash during a write) is ignored."""
+    """Every complete record of the journal. A torn last line (a crash during a write) is ignored; anything
+    else that is not a well-formed record is a ``DataError`` naming the line, the field and how to recover."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -118,12 +195,16 @@ def read_records(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             rec = json.loads(line)
-        except ValueError:
-            raise DataError(f"{path}: line {i}: not a journal record (invalid JSON)") from None
+        except (ValueError, RecursionError):
+            raise DataError(f"{path}: line {i}: not a journal record (invalid JSON); {_recovery(path, i)}") from None
         if not isinstance(rec, dict) or "event" not in rec:
-            raise DataError(f"{path}: line {i}: not a journal record (no event)")
+            raise DataError(f"{path}: line {i}: not a journal record (no event); {_recovery(path, i)}")
+        _check_record(rec, path, i)
         records.append(rec)
     return records
+
+
+_appended = 0  # records this process has appended (the crash-test hook counts them)
 
 
 class Journal:
@@ -190,6 +271,11 @@ class Journal:
         line = (json.dumps(rec, sort_keys=False, allow_nan=False) + "\n").encode()
         os.write(self._fd, line)
         os.fsync(self._fd)
+        global _appended
+        _appended += 1
+        kill_after = os.environ.get("CANARY_TEST_KILL_AFTER_RECORD")
+        if kill_after and kill_after.isdigit() and _appended == int(kill_after):
+            os.kill(os.getpid(), signal.SIGKILL)  # crash tests: die right after record K is on disk
         return rec
 
     def records(self) -> list[dict[str, Any]]:
@@ -216,6 +302,8 @@ class RolloutState:
     exit_code: int | None = None
     switched_at: float | None = None
     window: Mapping[str, Any] | None = None
+    # the verdict of the current stage when nothing acted on it yet (a crash between verdict and decision)
+    stage_verdict: Mapping[str, Any] | None = None
     last_time: float = 0.0
     hooks_failed: tuple[str, ...] = field(default_factory=tuple)
 
@@ -248,6 +336,7 @@ class RolloutState:
             s["last_time"] = r["t"]
             if ev == "stage_start":
                 s["stage"] = r["stage"]
+                s["stage_verdict"] = None
             elif ev == "weights":
                 s["intended"] = r["weights"]
             elif ev == "weights_applied":
@@ -255,20 +344,23 @@ class RolloutState:
                 if r.get("stage") == "switch":
                     s["switched_at"] = r["t"]
             elif ev == "window":
-                s["window"] = {k: r[k] for k in ("stage", "baseline", "canary") if k in r}
+                s["window"] = {k: r[k] for k in ("stage", "baseline", "canary", "start", "end") if k in r}
             elif ev == "verdict":
                 verdicts.append({k: r.get(k) for k in ("stage", "verdict", "score", "reason", "exit_code")})
+                if r.get("stage") == s.get("stage"):
+                    s["stage_verdict"] = verdicts[-1]
             elif ev == "decision":
                 s["pending"] = {k: v for k, v in r.items() if k not in ("seq", "run")}
             elif ev == "stage_done":
                 if r["stage"] not in completed:
                     completed.append(r["stage"])
                 s["pending"] = None
+                s["stage_verdict"] = None
             elif ev == "hook" and r.get("ok") is False:
                 hooks_failed.append(f"{r.get('point')}: {r.get('reason')}")
             elif ev == "end":
                 s.update(outcome=r["outcome"], reason=r.get("reason", ""), exit_code=r.get("exit_code"),
-                         pending=None)
+                         pending=None, stage_verdict=None)
             elif ev in ("start", "resume"):
                 s.update(outcome=None, reason="", exit_code=None)
         return RolloutState(**s, completed=tuple(completed), verdicts=tuple(verdicts),

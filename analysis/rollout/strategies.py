@@ -15,12 +15,22 @@ the switch (``scale_down``, where the ``scale_down`` hook may delete it).
 
 Every weight change and every decision is journaled (fsynced) before it is acted on; ``resume`` first reconciles
 the router with the journal, then continues after the last completed stage (the interrupted stage starts again
-with a fresh window). This is the model of Argo Rollouts' canary steps and blue-green analysis.
+with a fresh window). A verdict journaled before the interruption is final: ``resume`` acts on it (a fail rolls
+back) instead of judging the stage again. This is the model of Argo Rollouts' canary steps and blue-green analysis.
+
+**Signals.** SIGINT (Ctrl-C) and SIGTERM during a rollout (``Interrupted``, a ``KeyboardInterrupt``) are
+journaled (``signal``) and acted on with ``rollout.on_interrupt``: ``rollback`` (default: canary weight 0, outcome
+``rolled_back``) or ``hold`` (the last safe weights, outcome ``halted``, ``--resume`` continues). Further signals
+are ignored until that action is journaled. Progress output runs in a thread of its own (``progress.Background``),
+so a blocked output never delays a router action.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -33,6 +43,7 @@ from analysis.series import Window
 from analysis.rollout.settings import OnMarginal, RolloutConfig, Strategy, service_name
 from analysis.rollout.hooks import run_hook
 from analysis.rollout.journal import Journal, RolloutState, service_lock
+from analysis.rollout.progress import Background
 from analysis.rollout.result import EXIT_CODES, Outcome, RolloutResult, StageResult
 from analysis.rollout.routers.base import RouterError, Weights
 
@@ -91,6 +102,14 @@ class Observer(Protocol):
     def tick(self, info: dict[str, Any]) -> None: ...
 
 
+class Interrupted(KeyboardInterrupt):
+    """A signal asked the rollout to stop (``signal_name``: SIGINT, SIGTERM); see the module docstring."""
+
+    def __init__(self, signal_name: str = "SIGINT"):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
 class _Stop(Exception):
     def __init__(self, result: RolloutResult):
         self.result = result
@@ -111,10 +130,15 @@ class Rollout:
         self.plan = plan(self.ro)
         self.state_file = Path(state_file)
         self.clock = clock or Clock()
-        self.observer = observer
+        # shown from a thread of its own: a stalled output must never delay a router action
+        self._own_display = observer is not None and not isinstance(observer, Background)
+        self.display: Background | None = None if observer is None else \
+            observer if isinstance(observer, Background) else Background(observer)
+        self.observer: Observer | None = self.display
         self.journal = Journal(self.state_file)
         self.completed: list[str] = []
         self.weights: Weights | None = None
+        self.previous: Weights | None = None  # the split before the last change, for the hooks' {previous_*}
         self.stages: list[StageResult] = []
         self.warnings: list[str] = []
         self.last_verdict: str | None = None
@@ -128,19 +152,16 @@ class Rollout:
         return rec
 
     def _show(self, call: Callable[[Observer], None]) -> None:
-        # display only: a closed output (the CI log reader went away) must not stop a rollout half-way
-        if self.observer is None:
-            return
-        try:
+        # display only: queued for the display thread; a closed or stalled output never stops a rollout
+        if self.observer is not None:
             call(self.observer)
-        except OSError as e:
-            self.observer = None
-            self.warnings.append(f"progress display stopped: {e.strerror or e}")
 
     def _wait_until(self, t: float, phase: str) -> None:
+        span = t - self.clock.now()  # the whole wait, for a progress bar of the time gone
         while (left := t - self.clock.now()) > 0:
             if self.observer is not None:
                 info = {"stage": self.current.name if self.current else None, "phase": phase, "left": left,
+                        "span": span,
                         "weights": self.weights, "last_verdict": self.last_verdict,
                         "index": self.plan.index(self.current) + 1 if self.current else 0, "total": len(self.plan)}
                 self._show(lambda o: o.tick(info))
@@ -164,16 +185,20 @@ class Rollout:
                      read_back=read.to_dict() if read is not None else None)
         if read is not None and read != w:
             raise RouterError(f"the router was set to {w} but reads back {read}")
-        self.weights = w
+        self.previous, self.weights = self.weights, w
         if stage == "switch":
             self.switched_at = self.clock.now()
 
-    def _hooks(self, point: str, abort: bool, outcome: str | None = None) -> None:
-        w = self.weights
+    def _hooks(self, point: str, abort: bool, outcome: str | None = None, target: Weights | None = None) -> None:
+        """Run the hooks of ``point``. Before a weight change, ``target`` is the split about to be set and the
+        current one is the previous; after it, the split set and the one before it."""
+        now, before = (target, self.weights) if target is not None else (self.weights, self.previous)
         ctx = {"service": self.service, "step": self.current.name if self.current else "",
-               "baseline": w.baseline if w else None, "canary": w.canary if w else None, "outcome": outcome}
+               "baseline": now.baseline if now else None, "canary": now.canary if now else None,
+               "previous_baseline": before.baseline if before else None,
+               "previous_canary": before.canary if before else None, "outcome": outcome}
         for hook in self.ro.hooks_at(point):
-            self._record("hook_start", point=point, command=" ".join(hook.argv))
+            self._record("hook_start", point=point, command=hook.command)
             res = run_hook(hook, ctx)
             self._record("hook", **res.to_dict())
             if not res.ok:
@@ -204,7 +229,7 @@ class Rollout:
 
     def _rollback(self, reason: str) -> None:
         self._record("decision", action="rollback", reason=reason)
-        self._hooks("pre_rollback", abort=False)
+        self._hooks("pre_rollback", abort=False, target=BASELINE_ONLY)
         try:
             self._set("rollback", BASELINE_ONLY, reason)
         except RouterError as e:
@@ -285,13 +310,13 @@ class Rollout:
         self.current = stage
         self._record("stage_start", stage=stage.name, kind=stage.kind.value, weights=stage.weights.to_dict())
         if stage.kind in (StageKind.STEP, StageKind.VERIFY):
-            self._hooks("pre_step", abort=True)
+            self._hooks("pre_step", abort=True, target=stage.weights)
             self._set(stage.name, stage.weights)
             start = self.clock.now() + self.ro.warmup
             self._decide(stage, self._analyze_extending(stage, start, None))
             self._hooks("post_step", abort=True)
         elif stage.kind in (StageKind.PROMOTE, StageKind.SWITCH):
-            self._hooks("pre_promote", abort=True)
+            self._hooks("pre_promote", abort=True, target=stage.weights)
             self._record("decision", action="promote", stage=stage.name,
                          reason="every analysed stage passed" if self.stages or self.completed else "no analysis")
             self._set(stage.name, stage.weights)
@@ -355,6 +380,7 @@ class Rollout:
                      pending=state.pending)
         if state.pending and state.pending.get("action") == "rollback":
             self._rollback(f"{state.pending.get('reason', 'rollback')} (completed on resume)")
+        self._journaled_verdict(state, approve)
         if approve:
             if state.outcome != "paused" or state.stage is None:
                 raise UsageError(f"--approve accepts a paused step; this rollout is "
@@ -364,6 +390,49 @@ class Rollout:
             self.completed.append(state.stage)
         self._reconcile(state)
         return self._safe_index()
+
+    def _journaled_verdict(self, state: RolloutState, approve: bool) -> None:
+        """Act on a verdict journaled before the interruption, before anything else: it is final."""
+        sv = state.stage_verdict
+        stage = next((s for s in self.plan if s.name == state.stage), None)
+        if sv is None or approve or stage is None or not stage.analyze or stage.name in self.completed:
+            return
+        self.current = stage
+        w = state.window or {}
+        start, end = w.get("start"), w.get("end")
+        window = Window(float(start), float(end)) if isinstance(start, (int, float)) and \
+            isinstance(end, (int, float)) and end >= start else Window(state.last_time, state.last_time)
+        verdict = str(sv.get("verdict"))
+        reason = f"{sv.get('reason') or ''} (journaled before the interruption; final)"
+        self._record("journaled_verdict", stage=stage.name, verdict=verdict)
+        sr = StageResult(stage.name, stage.weights, verdict, reason,
+                         sv.get("score") if isinstance(sv.get("score"), (int, float)) else None, window, window)
+        self.stages.append(sr)
+        self.last_verdict = verdict
+        self.weights = stage.weights
+        self._decide(stage, sr)  # fail: rollback; marginal: pause or per on_marginal; no verdict: halt
+        self._hooks("post_step", abort=True)
+        self._record("stage_done", stage=stage.name, weights=stage.weights.to_dict())
+        self.completed.append(stage.name)
+
+    def _interrupted(self, e: KeyboardInterrupt) -> None:
+        """The safe action for a signal (``rollout.on_interrupt``), journaled; further signals are ignored."""
+        name = e.signal_name if isinstance(e, Interrupted) else "SIGINT"
+        masked = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                masked[sig] = signal.signal(sig, signal.SIG_IGN)
+        try:
+            hold = self.ro.on_interrupt == "hold"
+            self._record("signal", signal=name, action="hold" if hold else "rollback",
+                         stage=self.current.name if self.current else None)
+            reason = f"interrupted by {name} at {self.current.name if self.current else 'start'}"
+            if hold:
+                self._halt(reason + " (rollout.on_interrupt: hold)")
+            self._rollback(reason + "; rolled back to 0% canary (rollout.on_interrupt: rollback)")
+        finally:
+            for sig, previous in masked.items():
+                signal.signal(sig, previous)
 
     def _safe_index(self) -> int:
         done = [i for i, s in enumerate(self.plan) if s.name in self.completed]
@@ -398,6 +467,23 @@ class Rollout:
                     self._end(Outcome.PROMOTED, "every stage passed; the canary has all the traffic")
                 except RouterError as e:
                     self._halt(f"router error at {self.current.name if self.current else 'start'}: {e}")
+                except KeyboardInterrupt as e:
+                    if self.journal.run is None:  # nothing started, nothing to undo
+                        raise
+                    self._interrupted(e)
             except _Stop as stop:
-                return stop.result
+                return self._finish(stop.result)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _finish(self, result: RolloutResult) -> RolloutResult:
+        """The result, once the display caught up (bounded: a stalled output cannot hold the return)."""
+        if self.display is None:
+            return result
+        if self._own_display:
+            self.display.stop(2.0)  # the caller's observer stays open; a stuck one leaves a daemon thread
+        else:
+            self.display.drain(2.0)
+        extra = [w for w in (self.display.error,) if w]
+        if self.display.dropped:
+            extra.append(f"{self.display.dropped} progress line(s) were not shown (the journal has them all)")
+        return dataclasses.replace(result, warnings=result.warnings + tuple(extra)) if extra else result

@@ -44,9 +44,9 @@ from analysis.series import Window
 
 __all__ = ["MetricPlan", "Plan", "plan"]
 
-SHIFT_JUDGES = ("mann-whitney", "kayenta", "sequential-mean")
+SHIFT_JUDGES = ("paired", "mann-whitney", "kayenta", "sequential-mean")
 RATE_JUDGES = ("rate", "sequential-rate")
-P_VALUE_JUDGES = ("mann-whitney", "rate", "sequential-mean", "sequential-rate")
+P_VALUE_JUDGES = ("paired", "mann-whitney", "rate", "sequential-mean", "sequential-rate")
 _MAX_POINTS = 1_000_000
 _NORMAL_GRID = ndtri((np.arange(21) + 0.5) / 21)
 

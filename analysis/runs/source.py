@@ -2,7 +2,7 @@
 
 Every job (analyze, watch, record, plan, rollout, backtest, serve) opens its collector here, so every job gets
 every collector. Command-line style overrides (``SourceOptions``) win over the config's ``prometheus:`` and
-``variables:`` sections. ``prometheus_api_client`` is imported only when Prometheus is actually queried.
+``variables:`` sections. The Prometheus client (``requests``) is imported only when Prometheus is actually queried.
 """
 
 from __future__ import annotations

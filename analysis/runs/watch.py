@@ -32,7 +32,7 @@ from judges import Classification
 
 from analysis.collectors import Collector
 from analysis.config import CanaryConfig
-from analysis.pipeline import align, judge_pairs
+from analysis.pipeline import align_pairs as align, judge_pairs
 from analysis.results import AnalysisResult, MetricResult
 from analysis.series import Window
 from analysis.decision.verdict import Verdict
@@ -43,7 +43,7 @@ __all__ = ["SEQUENTIAL", "Look", "WatchResult", "align", "sequential_config", "w
 
 # the anytime-valid counterpart of each fixed-sample judge
 SEQUENTIAL: dict[str, str] = {"rate": "sequential-rate", "mann-whitney": "sequential-mean",
-                              "kayenta": "sequential-mean"}
+                              "paired": "sequential-mean", "kayenta": "sequential-mean"}
 
 
 @dataclass(frozen=True, slots=True)

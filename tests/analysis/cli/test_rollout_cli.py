@@ -64,7 +64,17 @@ def test_every_command_has_help(capsys):
     ({**DRY, "scale_down_delay": "1m"}, "rollout.scale_down_delay: applies to strategy blue-green only"),
     ({**DRY, "hooks": {"before_everything": "true"}}, "rollout.hooks.before_everything: unknown hook point"),
     ({**DRY, "hooks": {"pre_step": {"run": "x", "timout": "1s"}}}, "rollout.hooks.pre_step.timout: unknown key"),
-    ({**DRY, "hooks": {"pre_step": [""]}}, "rollout.hooks.pre_step[0]: the command is empty"),
+    ({**DRY, "hooks": {"pre_step": [""]}}, "rollout.hooks.pre_step: the command is empty"),
+    ({**DRY, "hooks": {"pre_step": [{"run": ["true"]}, {"run": ""}]}},
+     "rollout.hooks.pre_step[1].run: the command is empty"),
+    ({**DRY, "hooks": {"pre_step": "curl -fsS http://app/health | grep ok"}},
+     "rollout.hooks.pre_step: uses shell syntax (|) but runs without a shell; write it as a list"),
+    ({**DRY, "hooks": {"post_step": "echo $HOME"}}, "rollout.hooks.post_step: uses shell syntax ($)"),
+    ({**DRY, "hooks": {"post_step": {"run": ["sh", "-c", "x"], "shell": True}}},
+     "rollout.hooks.post_step.run: shell: true takes the command as one string"),
+    ({**DRY, "hooks": {"post_step": ["./notify.sh", {"run": "x"}]}},
+     "rollout.hooks.post_step: a list is either one command [cmd, arg, ...] or several hooks"),
+    ({**DRY, "hooks": {"pre_step": ["./smoke.sh", "{canry}"]}}, "rollout.hooks.pre_step: unknown placeholder {canry}"),
     ({**DRY, "router": {"type": "f5"}}, "rollout.router.type: unknown router type 'f5'"),
     ({**DRY, "stepz": [1]}, "rollout.stepz: unknown key 'stepz'"),
 ])
@@ -121,14 +131,16 @@ def test_a_second_rollout_of_the_same_service_is_refused_while_the_first_runs(tm
         assert s["status"] == "running" and s["pid"] == first.pid and s["weights"] == {"baseline": 75,
                                                                                         "canary": 25}
     finally:
-        first.send_signal(signal.SIGTERM)  # ends like Ctrl-C: journal intact, exit 130
+        first.send_signal(signal.SIGTERM)  # the safe action: roll back to 0% canary, journaled
         try:
             first.communicate(timeout=10)
         finally:
             stop_process(first)  # by its PID, should it not have ended
-    assert first.returncode == 130
-    rc, out, _ = run("status", "--state", str(tmp_path / "a.jsonl"), capsys=capsys)
-    assert "INTERRUPTED" in out and "--resume continues it" in out
+    assert first.returncode == 1
+    rc, out, _ = run("status", "--state", str(tmp_path / "a.jsonl"), "--json", capsys=capsys)
+    s = json.loads(out)
+    assert s["status"] == "rolled_back" and s["weights"] == {"baseline": 100, "canary": 0}
+    assert "interrupted by SIGTERM" in s["reason"]
 
 
 def test_status_finds_the_state_file_from_the_config(tmp_path, capsys, monkeypatch):

@@ -15,21 +15,21 @@ def m(**kw):
 
 
 @pytest.mark.parametrize("data, where, what", [
-    ({"metrics": [{"name": "a", "colour": 1}]}, "metrics[0].colour", "unknown key"),
+    ({"metrics": [{"name": "a", "colour": 1}]}, "metrics[a].colour", "unknown key"),
     ({"metrics": [{"name": "a"}, {"name": "a"}]}, "metrics[1].name", "duplicate metric name"),
-    (m(effect_size={"allowed_increase": "big"}), "metrics[0].effect_size.allowed_increase", "expected a number"),
-    (m(effect_size={"measure": "median"}), "metrics[0].effect_size.measure", "must be one of"),
-    (m(direction="up"), "metrics[0].direction", "must be one of increase, decrease, either"),
-    (m(judge="magic"), "metrics[0].judge", "unknown judge"),
-    (m(confidence=1.2), "metrics[0].confidence", "must be < 1"),
-    (m(tolerance=-1), "metrics[0].tolerance", "must be >= 0"),
-    (m(critical="yes"), "metrics[0].critical", "expected true or false"),
-    (m(nan_strategy="zero"), "metrics[0].nan_strategy", "must be one of remove, replace"),
-    (m(outliers={"strategy": "remove", "factor": 0}), "metrics[0].outliers.factor", "must be > 0"),
-    (m(judge="threshold"), "metrics[0]", "needs at least one of upper"),
-    (m(judge="threshold", statistic="p42", upper=1), "metrics[0].statistic", "must be one of"),
-    (m(judge="threshold", upper=1, lower=2), "metrics[0].lower", "must be <= upper"),
-    (m(denominator="nope"), "metrics[0].denominator", "no metric named"),
+    (m(effect_size={"allowed_increase": "big"}), "metrics[latency].effect_size.allowed_increase", "expected a number"),
+    (m(effect_size={"measure": "median"}), "metrics[latency].effect_size.measure", "must be one of"),
+    (m(direction="up"), "metrics[latency].direction", "must be one of increase, decrease, either"),
+    (m(judge="magic"), "metrics[latency].judge", "unknown judge"),
+    (m(confidence=1.2), "metrics[latency].confidence", "must be < 1"),
+    (m(tolerance=-1), "metrics[latency].tolerance", "must be >= 0"),
+    (m(critical="yes"), "metrics[latency].critical", "expected true or false"),
+    (m(nan_strategy="zero"), "metrics[latency].nan_strategy", "must be one of remove, replace"),
+    (m(outliers={"strategy": "remove", "factor": 0}), "metrics[latency].outliers.factor", "must be > 0"),
+    (m(judge="threshold"), "metrics[latency]", "needs at least one of upper"),
+    (m(judge="threshold", statistic="p42", upper=1), "metrics[latency].statistic", "must be one of"),
+    (m(judge="threshold", upper=1, lower=2), "metrics[latency].lower", "must be <= upper"),
+    (m(denominator="nope"), "metrics[latency].denominator", "no metric named"),
     ({"metrics": []}, "metrics", "at least one metric"),
     ({"metrics": "latency"}, "metrics", "expected a list"),
     ({}, "metrics", "is required"),
@@ -56,7 +56,7 @@ def test_errors_name_the_key_path(data, where, what):
 def test_defaults_follow_kayenta():
     cfg = parse_config(BASE, "svc.yaml")
     p = cfg.metrics[0].params
-    assert (cfg.metrics[0].judge, p.direction.value, p.confidence, p.tolerance) == ("mann-whitney", "either",
+    assert (cfg.metrics[0].judge, p.direction.value, p.confidence, p.tolerance) == ("paired", "either",
                                                                                    0.98, 0.25)
     assert p.effect_size.thresholds() == (1.0, 1.0, 1.0, 1.0)
     assert (cfg.thresholds.pass_, cfg.thresholds.marginal) == (95.0, 75.0)

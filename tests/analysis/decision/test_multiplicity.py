@@ -122,9 +122,10 @@ def _pairs(shifts: dict[str, float], n=60, seed=3):
 
 
 def _config(names, **scoring):
-    # tolerance 0: high as soon as the 98 % interval excludes 0, so that Holm is the only extra hurdle
-    metrics = [{"name": n, "direction": "increase", "tolerance": 0, "options": {"autocorrelation": False}}
-               for n in names]
+    # tolerance 0: high as soon as the 98 % interval excludes 0, so that Holm is the only extra hurdle; the p-values
+    # below are the rank test's on independent samples, so the judge is named (the default became `paired`)
+    metrics = [{"name": n, "direction": "increase", "tolerance": 0, "judge": "mann-whitney",
+                "options": {"autocorrelation": False}} for n in names]
     return parse_config({"name": "t", "metrics": metrics, **({"scoring": scoring} if scoring else {})})
 
 

@@ -52,7 +52,10 @@ class ToyCollector:
         out = {}
         for m in metrics:
             base = 100 + rng.normal(0, 1, ts.size)
-            out[m.name] = SamplePair(m.name, Series(ts, base), Series(ts, base * self.factor))
+            # labelled per scope, as a real source's series are: equal values on distinct series are judged (an
+            # unlabelled pair with every metric identical would be refused as one series selected twice)
+            out[m.name] = SamplePair(m.name, Series(ts, base, labels={"scope": "baseline"}),
+                                     Series(ts, base * self.factor, labels={"scope": "canary"}))
         return out
 
 
