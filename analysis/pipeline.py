@@ -126,7 +126,7 @@ def _restrict(s: Series, keep: np.ndarray) -> Series:
     return dataclasses.replace(s, timestamps=s.timestamps[mask], values=s.values[mask])
 
 
-def align(pairs: Mapping[str, SamplePair], metrics: Iterable[MetricConfig]) -> dict[str, SamplePair]:
+def align_pairs(pairs: Mapping[str, SamplePair], metrics: Iterable[MetricConfig]) -> dict[str, SamplePair]:
     """Each pair restricted to the timestamps both scopes have (and, for a metric with a denominator, that the
     denominator has in both scopes too), so sequential judges can read them look by look."""
     out = dict(pairs)
@@ -149,7 +149,7 @@ def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: W
     rewrite each metric result before scoring (``watch`` defers judges that are not anytime-valid)."""
     # judges that pair steps must see the same timestamps on both sides, never positions (a canary that starts
     # 10 minutes later would otherwise be compared with another time of the baseline)
-    pairs = align(pairs, [m for m in config.metrics if m.judge in ALIGNED_JUDGES])
+    pairs = align_pairs(pairs, [m for m in config.metrics if m.judge in ALIGNED_JUDGES])
     results = []
     total = len(config.metrics)
     batched = _judge_batches(config, pairs)

@@ -253,17 +253,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a quarter of the releases")
     ap.add_argument("--family-releases", type=int, default=400,
                     help="simulated releases per cell of the scenario families (default 400; --quick: 40)")
-    ap.add_argument("--families", default="all", choices=["all", "original", "paired", "power"],
-                    help="which families to run (default all): original (issue 6), paired (shared drift, mid-window, "
-                         "misaligned, 16 metrics, 3-point step), power (counts, watch)")
-    ap.add_argument("--power-releases", type=int, default=400, help="releases per power family (--quick: 100)")
+    ap.add_argument("--families-only", action="store_true", help="only the scenario families of issue 12")
+    ap.add_argument("--power-only", action="store_true",
+                    help="only the honest-power and sequential-count families of issue 12")
     a = ap.parse_args()
-    if a.families == "paired":
-        print_families(a)
-        return
-    if a.families == "power":
+    if a.families_only or a.power_only:
         t0 = time.perf_counter()
-        power_families(a.power_releases // (4 if a.quick else 1), a.seed, a.processes)
+        if a.families_only:
+            print_families(a)
+        power_families(a.family_releases // (10 if a.quick else 1), a.seed, a.processes)
         print(f"\nelapsed {time.perf_counter() - t0:.0f} s on {a.processes} process(es)")
         return
     r_aa = max(8, a.releases // (4 if a.quick else 1))
@@ -357,9 +355,8 @@ def main() -> None:
     print(f"| error rate x2 | {_pct(sum(r['ours'] is not None for r in x2), len(x2))} | "
           f"{_median([r['ours'] for r in x2], 'min')} | {_median([r['ours_events'] for r in x2])} |")
     print(f"\nelapsed {time.perf_counter() - t0:.0f} s on {a.processes} process(es)\n")
-    if a.families == "all":
-        print_families(a)
-        power_families(a.power_releases // (4 if a.quick else 1), a.seed, a.processes)
+    print_families(a)
+    power_families(a.family_releases // (10 if a.quick else 1), a.seed, a.processes)
 
 
 # --- issue 12: scenario families for the paired default judge (benchmarks/_paired_families.py) -------------------

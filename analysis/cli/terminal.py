@@ -16,8 +16,8 @@ from typing import IO, Iterable
 
 from judges._decision import pct
 
-from analysis._text import printable
 from analysis.report import _view
+from analysis._text import printable
 from analysis.report._format import fmt
 from analysis.results import AnalysisResult, MetricResult
 
@@ -64,6 +64,19 @@ def _threshold(m: MetricResult) -> str:
     return value if limit == "-" else f"{value} ({limit})"
 
 
+def _detectable(m: MetricResult) -> tuple[str, str]:
+    """The confidence the interval was judged at, and the smallest detectable change (with the extra points an
+    inconclusive metric needs): ``+12% (+40 pts)``."""
+    d = m.detectability()
+    conf = "-" if d["confidence"] is None else pct(d["confidence"])
+    detect = "-" if d["mde"] is None else f"{d['mde']:+.0%}"
+    if d["extra_points"] is not None:
+        detect += f" (+{d['extra_points']:.0f} pts)"
+    elif m.classification.value == "inconclusive" and d["mde"] is not None:
+        detect += " (more data won't tell)"
+    return conf, detect
+
+
 def _mean_ratio(m: MetricResult) -> str:
     if _view.scale(m).kind == "value":
         return "-"
@@ -97,13 +110,7 @@ def render(result: AnalysisResult, color: bool = False, only_failed: bool = Fals
         s = m.statistics
         label = m.classification.value.upper() + (" (critical)" if m.critical else "") + \
             (" (muted)" if m.muted else "")
-        d = m.detectability()
-        conf = "-" if d["confidence"] is None else pct(d["confidence"])
-        detect = "-" if d["mde"] is None else f"{d['mde']:+.0%}"
-        if d["extra_points"] is not None:
-            detect += f" (+{d['extra_points']:.0f} pts)"
-        elif m.classification.value == "inconclusive" and d["mde"] is not None:
-            detect += " (more data won't tell)"
+        conf, detect = _detectable(m)
         row = [printable(m.name), printable(m.group), label, fmt(s.baseline_median), fmt(s.canary_median),
                _change(m), conf, fmt(s.p_value, 3), _mean_ratio(m), detect, f"{s.n_baseline}/{s.n_canary}"]
         rows.append(row + ([_threshold(m)] if thresholds else []))

@@ -18,9 +18,10 @@ from analysis.series import SamplePair
 if TYPE_CHECKING:
     from analysis.results import AnalysisResult, MetricResult
 
-# by value, so outcomes a newer judge adds sort and render without a code change here
+# by value, so outcomes a newer judge adds (``inconclusive``) sort and render without a code change here
 _RANK = {"high": 0, "low": 0, "error": 1, "inconclusive": 2, "nodata": 3, "pass": 4}
-VERDICT_MARK = {"pass": "✅", "marginal": "⚠️", "fail": "❌", "inconclusive": "⏳", "nodata": "❔", "error": "⛔"}
+VERDICT_MARK = {"pass": "✅", "marginal": "⚠️", "fail": "❌", "nodata": "❔", "error": "⛔",
+                "inconclusive": "❔"}
 
 
 def ordered(metrics: Iterable[MetricResult]) -> list[MetricResult]:

@@ -8,8 +8,8 @@
       interval: 20s               # analysis window per step
       warmup: 5s                  # wait after each weight change before the window opens
       on_marginal: pause          # pause | fail | continue
-      on_interrupt: rollback      # SIGINT/SIGTERM: rollback (canary 0) | hold (last safe weights, resumable)
       max_extensions: 2           # an inconclusive step is analysed again over a longer window up to 2 more times
+      on_interrupt: rollback      # SIGINT/SIGTERM: rollback (canary 0) | hold (last safe weights, resumable)
       router: {type: haproxy, admin: "127.0.0.1:9999", backend: app, baseline: blue, canary: green}
       hooks:                      # see analysis.rollout.hooks: a list is one command, a shell only if asked
         pre_rollout: ./deploy-canary.sh

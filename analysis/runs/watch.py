@@ -32,7 +32,7 @@ from judges import Classification
 
 from analysis.collectors import Collector
 from analysis.config import CanaryConfig
-from analysis.pipeline import align, judge_pairs
+from analysis.pipeline import align_pairs as align, judge_pairs
 from analysis.results import AnalysisResult, MetricResult
 from analysis.series import Window
 from analysis.decision.verdict import Verdict
