@@ -209,9 +209,13 @@ def _messages(error: "ValidationError") -> Iterator[tuple[list[Any], str]]:
 
 
 def _non_finite(node: Any, path: list[Any]) -> Iterator[tuple[list[Any], str]]:
-    """YAML has ``.nan`` and ``.inf``; JSON Schema's range checks let them through, the loader must not."""
+    """YAML has ``.nan``, ``.inf`` and integers of any size; JSON Schema's range checks let them through, the loader
+    must not."""
     if isinstance(node, float) and not math.isfinite(node):
         yield path, f"expected a finite number, got {node!r}"
+    elif isinstance(node, int) and not isinstance(node, bool) and abs(node) > 1e300 \
+            and not (path and path[0] in ("variables", "scopes")):  # labels may be any number; float() overflows
+        yield path, f"expected a finite number, got an integer of {len(str(abs(node)))} digits"
     elif isinstance(node, Mapping):
         for k, v in node.items():
             yield from _non_finite(v, path + [k])
