@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
-from typing import Callable, Mapping
 
 from judges import Classification, Judgement, JudgeParams, Statistics, get_plugin
 
@@ -133,7 +134,7 @@ def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: W
             must_have_data=m.must_have_data, muted=m.muted, direction=m.params.direction.value, query=query,
             warnings=pair.warnings() + _judge_warnings(judgement)))
         if progress is not None:
-            progress(i + 1, total, m.name)
+            progress(i + 1, total, f"judged {m.name}")
     source = tuple(dict.fromkeys(f"{name}: {n}" for name, p in pairs.items() for n in p.notes
                                  if SOURCE_WARNING in n))
     return finish(config, tuple(results), window, dict(pairs), warnings + source)
@@ -187,13 +188,29 @@ def _judge_warnings(j: Judgement) -> tuple[str, ...]:
     return tuple(out)
 
 
+def collect(collector: Collector, metrics: Sequence[MetricConfig], window: Window | None,
+            progress: Progress | None = None) -> dict[str, SamplePair]:
+    """``collector.collect(metrics, window)``; with ``progress``, in slices of metrics so it can be told as
+    ``progress(done, total, "fetched NAME")`` (each slice still fetched concurrently by the collector)."""
+    if progress is None or len(metrics) < 2:
+        return dict(collector.collect(metrics, window))
+    size = max(4, math.ceil(len(metrics) / 50))
+    pairs: dict[str, SamplePair] = {}
+    for i in range(0, len(metrics), size):
+        part = metrics[i:i + size]
+        pairs.update(collector.collect(part, window))
+        progress(min(i + size, len(metrics)), len(metrics), f"fetched {part[-1].name}")
+    return pairs
+
+
 def analyze(config: CanaryConfig, collector: Collector, window: Window | None = None,
             progress: Progress | None = None) -> AnalysisResult:
     """Collect every metric of ``config`` for ``window`` from ``collector``, judge, score and decide.
 
     A metric the collector could not fetch becomes an ``error`` result, and the verdict fails closed.
+    ``progress(done, total, what)`` is told of each metric fetched, then of each judged.
     """
     if window is None and hasattr(collector, "window"):
         window = collector.window()
-    pairs = collector.collect(config.metrics, window)
+    pairs = collect(collector, config.metrics, window, progress)
     return judge_pairs(config, pairs, window, progress)

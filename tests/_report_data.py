@@ -73,10 +73,12 @@ def hostile_result() -> AnalysisResult:
     return judge_pairs(cfg, pairs, Window(T0, T0 + 3600.0))
 
 
-def big_result(n_metrics: int = 200, n_points: int = 360, seed: int = 1) -> AnalysisResult:
-    """``n_metrics`` kayenta metrics over ``n_points`` per side; about one in ten shifted upwards."""
+def big_result(n_metrics: int = 200, n_points: int = 360, seed: int = 1, groups: int = 5,
+               prefix: str = "svc") -> AnalysisResult:
+    """``n_metrics`` kayenta metrics over ``n_points`` per side in ``groups`` groups; about one in ten shifted
+    upwards."""
     rng = np.random.default_rng(seed)
-    metrics = [{"name": f"svc_{i:03d}_latency_ms", "judge": "kayenta", "group": f"group{i % 5}",
+    metrics = [{"name": f"{prefix}_{i:03d}_latency_ms", "judge": "kayenta", "group": f"group{i % groups}",
                 "direction": "increase", "query": f'histogram_quantile(0.99, rate(h{{metric="{i}"}}[1m]))'}
                for i in range(n_metrics)]
     cfg = parse_config({"name": "big", "metrics": metrics}, "big.yaml")

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "status": "analysis.cli.cmd_rollout:status",
     "watch": "analysis.cli.cmd_watch:watch",
     "plan": "analysis.cli.cmd_plan:plan",
+    "schema": "analysis.cli.cmd_schema:schema",
     "serve": "analysis.cli.cmd_serve:serve",
     "import-kayenta": "analysis.cli.cmd_serve:import_kayenta",
 }
@@ -38,6 +39,7 @@ _HELP: dict[str, str] = {
     "status": "Print where a journaled rollout stands (stage, weights, verdicts, outcome).",
     "watch": "Judge again at every step as data arrives (anytime-valid) and stop once the evidence is conclusive.",
     "plan": "From recorded baseline data: the smallest regression a canary can catch, or how long it must run.",
+    "schema": "Print the config's JSON Schema (or its path, for editors).",
     "serve": "Serve analyses over HTTP: Kayenta's API (Argo Rollouts, Spinnaker), Argo's web provider, Flagger.",
     "import-kayenta": "Convert a Kayenta canary config (JSON) to a canary-engine config (YAML).",
 }

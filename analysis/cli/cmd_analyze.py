@@ -19,26 +19,14 @@ from analysis.cli._options import source_options
 from analysis.runs.source import SourceOptions
 
 
-def _progress(total: int):
-    """A progress callback on stderr for long runs in a terminal; None otherwise."""
-    if total < 200 or not sys.stderr.isatty():
-        return None
-
-    def report(done: int, total: int, name: str) -> None:
-        if done == total or done % 50 == 0:
-            click.echo(f"\rjudging {done}/{total} metrics", err=True, nl=done == total)
-
-    return report
-
-
 def emit(result: AnalysisResult, json_path: str | None, only_failed: bool = False,
          json_data: bool = True) -> None:
     """Print the table (to stderr when JSON goes to stdout) and write the JSON result."""
-    from analysis.cli.terminal import render
+    from analysis.cli.terminal import render, use_color
 
     to_stderr = json_path == "-"
     stream = sys.stderr if to_stderr else sys.stdout
-    click.echo(render(result, color=stream.isatty(), only_failed=only_failed), err=to_stderr)
+    click.echo(render(result, color=use_color(stream), only_failed=only_failed), err=to_stderr)
     if json_path:
         write_atomic(json_path, result.to_json(include_data=json_data))
     write_requested(result)
@@ -47,24 +35,27 @@ def emit(result: AnalysisResult, json_path: str | None, only_failed: bool = Fals
 def emit_intervals(run: Any, json_path: str | None, json_data: bool, only_failed: bool) -> None:
     """Print an interval run's final table and write its JSON and reports."""
     from analysis.cli.cmd_report import write_requested
-    from analysis.cli.terminal import render
+    from analysis.cli.terminal import render, use_color
 
     to_stderr = json_path == "-"
     stream = sys.stderr if to_stderr else sys.stdout
     click.echo("", err=to_stderr)
-    click.echo(render(run.result, color=stream.isatty(), only_failed=only_failed), err=to_stderr)
+    click.echo(render(run.result, color=use_color(stream), only_failed=only_failed), err=to_stderr)
     if json_path:
         write_atomic(json_path, run.to_json(include_data=json_data))
     write_requested(run.result)
 
 
 def run_analyze(cfg: CanaryConfig, opts: SourceOptions, json_path: str | None, json_data: bool,
-                only_failed: bool, progress: Any = None) -> int:
-    """``canary analyze``: one library call (one window, or interval by interval), then print and write."""
+                only_failed: bool, quiet: bool = False) -> int:
+    """``canary analyze``: one library call (one window, or interval by interval), then print and write. A
+    progress bar shows the metrics fetched and judged on a terminal, unless ``quiet``."""
+    from analysis.cli.progress import progress_bar
     from analysis.runs.analyze import analyze_intervals, analyze_source
 
     if not opts.interval_run:
-        result = analyze_source(cfg, opts, progress)
+        with progress_bar("analyzing", quiet=quiet) as progress:
+            result = analyze_source(cfg, opts, progress)
         emit(result, json_path, only_failed, json_data=json_data)
         return result.exit_code
     to_stderr = json_path == "-"
@@ -90,10 +81,11 @@ def run_analyze(cfg: CanaryConfig, opts: SourceOptions, json_path: str | None, j
 @click.option("--json", "json_path", metavar="PATH|-", help="Write the result as JSON ('-' for stdout).")
 @click.option("--json-no-data", is_flag=True, help="Leave the collected series out of the JSON result.")
 @click.option("--only-failed", is_flag=True, help="List only metrics that did not pass.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar (there is none unless stderr is a terminal).")
 @report_options
 @source_options
 def analyze(config: str, data: str | None, json_path: str | None, json_no_data: bool, only_failed: bool,
-            **source: object) -> int:
+            quiet: bool, **source: object) -> int:
     """Judge baseline against canary for every metric of CONFIG and print the verdict.
 
     The data comes from a recorded file (--data) or from Prometheus (--prometheus-url, --start, --end). With any
@@ -104,27 +96,25 @@ def analyze(config: str, data: str | None, json_path: str | None, json_no_data: 
     """
     cfg = load_config(config)
     return run_analyze(cfg, SourceOptions(data=data, **source), json_path,  # type: ignore[arg-type]
-                       not json_no_data, only_failed, _progress(len(cfg.metrics)))
-
-
-def describe(cfg: CanaryConfig) -> str:
-    lines = [f"{cfg.source}: valid config {cfg.name!r} with {len(cfg.metrics)} metric(s)"]
-    for m in cfg.metrics:
-        flags = [f for f, on in (("critical", m.critical), ("must-have-data", m.must_have_data),
-                                 ("muted", m.muted)) if on]
-        lines.append(f"  {m.name}: judge {m.judge}, group {m.group}, direction {m.params.direction.value}"
-                     + (f" ({', '.join(flags)})" if flags else ""))
-    weights = ", ".join(f"{g} {cfg.group_weights.get(g, 'shared')}" for g in cfg.groups())
-    lines.append(f"  groups: {weights}")
-    lines.append(f"  scoring: pass >= {cfg.thresholds.pass_:g}, marginal >= {cfg.thresholds.marginal:g}")
-    return "\n".join(lines)
+                       not json_no_data, only_failed, quiet)
 
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-def validate(config: str) -> int:
-    """Check CONFIG and print what it defines (exit 0), or the first error (exit 2)."""
-    click.echo(describe(load_config(config)))
+@click.option("--explain", is_flag=True, help="Also print the plan a rollout of CONFIG would follow: stages, "
+              "weights, waits, the analysis per step, and what a fail, marginal, no verdict or signal does.")
+def validate(config: str, explain: bool) -> int:
+    """Check CONFIG and describe every section it defines (metrics, scoring, data source, rollout, router,
+    hooks); exit 0, or print the first error and exit 2. Nothing is contacted."""
+    from analysis.config.describe import describe
+
+    cfg = load_config(config)
+    click.echo(describe(cfg))
+    if explain:
+        from analysis.rollout.explain import explain as explain_plan
+
+        click.echo("")
+        click.echo(explain_plan(cfg))
     return 0
 
 

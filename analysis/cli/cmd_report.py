@@ -34,7 +34,8 @@ def report_options(f):
                            help="Write JUnit XML: one test case per metric; high, low and failing nodata are "
                                 "failures.")(command)
     command = click.option("--summary-md", "summary_md", metavar="PATH",
-                           help="Write a Markdown summary (e.g. to $GITHUB_STEP_SUMMARY).")(command)
+                           help="Write a Markdown summary (e.g. to $GITHUB_STEP_SUMMARY); appended when the "
+                                "file exists.")(command)
     return click.option("--report", "report_path", metavar="PATH",
                         help="Write a self-contained HTML report (no network requests).")(command)
 
@@ -52,7 +53,9 @@ def write_requested(result: AnalysisResult) -> None:
 @click.command()
 @click.argument("result", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "html_path", metavar="PATH|-", help="Write the HTML report here ('-' for stdout).")
-@click.option("--summary-md", "summary_md", metavar="PATH|-", help="Write a Markdown summary here.")
+@click.option("--summary-md", "summary_md", metavar="PATH|-", help="Write a Markdown summary here; appended when "
+              "the file exists "
+              "(as $GITHUB_STEP_SUMMARY expects).")
 @click.option("--junit", "junit_path", metavar="PATH|-", help="Write JUnit XML here.")
 @click.option("--title", help="Title of the HTML document (default: verdict and config name).")
 def report(result: str, html_path: str | None, summary_md: str | None, junit_path: str | None,

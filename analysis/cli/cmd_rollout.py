@@ -44,8 +44,10 @@ def _interrupt(signum, frame):
 @click.option("--abort", is_flag=True, help="Roll back the unfinished rollout recorded in the state file.")
 @click.option("--json", "json_path", metavar="PATH|-", help="Write the result (with every stage's analysis) as "
               "JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="On a terminal: the event lines only, without the live status "
+              "line and its step timer.")
 def rollout(config: str, prometheus_url: str | None, state: str | None, resume: bool, approve: bool,
-            abort: bool, json_path: str | None) -> int:
+            abort: bool, json_path: str | None, quiet: bool) -> int:
     """Roll the canary of CONFIG out step by step (or blue-green), letting each step's verdict decide.
 
     Exit codes: 0 promoted, 1 rolled back, 2 usage or config error (or another rollout of the service is
@@ -71,7 +73,7 @@ def rollout(config: str, prometheus_url: str | None, state: str | None, resume: 
     analyzer = _no_analysis if abort else source_analyzer(cfg)
     stream = sys.stderr if json_path == "-" else sys.stdout  # stdout then carries the result document only
     tty = stream.isatty()
-    display = Background(LiveProgress(stream, show_end=False) if tty else JsonLines(stream))
+    display = Background(LiveProgress(stream, show_end=False, quiet=quiet) if tty else JsonLines(stream))
     state_file = state or default_state(service_name(cfg.rollout, cfg.name))
     main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)} \

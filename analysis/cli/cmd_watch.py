@@ -35,7 +35,7 @@ def watch(config: str, data: str | None, duration: str | None, margin: float | N
 
     Exit codes: 0 pass, 1 fail, 2 usage or config error, 3 marginal, 4 nodata or error.
     """
-    from analysis.cli.terminal import render
+    from analysis.cli.terminal import render, use_color
     from analysis.runs.watch import watch_source
 
     check_target(json_path)
@@ -54,7 +54,7 @@ def watch(config: str, data: str | None, duration: str | None, margin: float | N
     out = watch_source(load_config(config), opts, duration=duration, margin=margin, on_look=on_look)
     stream = sys.stderr if to_stderr else sys.stdout
     click.echo(f"\nwatch: {out.reason}\n", err=to_stderr)
-    click.echo(render(out.result, color=stream.isatty()), err=to_stderr)
+    click.echo(render(out.result, color=use_color(stream)), err=to_stderr)
     if json_path:
         write_atomic(json_path, out.to_json(include_data=not json_no_data))
     return out.exit_code

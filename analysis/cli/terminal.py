@@ -1,16 +1,36 @@
-"""Plain-text views of a result for the terminal: the metric table, group scores and the verdict line."""
+"""Plain-text views of a result for the terminal: the metric table, group scores and the verdict line.
+
+Each column means one thing for every judge: ``change [CI]`` is canary against baseline on the judge's scale
+(``+12.3`` a shift, ``×1.25`` a ratio) with its confidence interval, ``p`` the p-value, ``mean ratio`` canary mean
+over baseline mean. A threshold metric has no such comparison: its statistic and the limit it was held to are in
+a ``threshold`` column of their own (shown only when the config has threshold metrics). Colour is used only on a
+terminal and never when ``NO_COLOR`` is set (https://no-color.org).
+"""
 
 from __future__ import annotations
 
+import math
+import os
 import shutil
-from typing import Iterable
+from typing import IO, Iterable
 
+from analysis.report import _view
 from analysis._text import printable
 from analysis.report._format import fmt
 from analysis.results import AnalysisResult, MetricResult
 
 _COLORS = {"pass": "green", "high": "red", "low": "red", "nodata": "yellow", "error": "magenta",
-           "marginal": "yellow", "fail": "red"}
+           "marginal": "yellow", "fail": "red", "inconclusive": "blue"}
+
+
+def use_color(stream: IO[str]) -> bool:
+    """Colour for ``stream``: only a terminal, and not when ``NO_COLOR`` is set to anything but empty."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _table(headers: list[str], rows: list[list[str]], aligns: str) -> list[str]:
@@ -25,9 +45,30 @@ def _table(headers: list[str], rows: list[list[str]], aligns: str) -> list[str]:
     return [line(headers), line("-" * w for w in widths)] + [line(r) for r in rows]
 
 
-def _order(metrics: Iterable[MetricResult]) -> list[MetricResult]:
-    rank = {"high": 0, "low": 0, "error": 1, "nodata": 2, "pass": 3}
-    return sorted(metrics, key=lambda m: (not m.critical, rank.get(m.classification.value, 9)))
+def _change(m: MetricResult) -> str:
+    """Canary against baseline with its interval; ``-`` for a threshold metric (no comparison is made)."""
+    if _view.scale(m).kind == "value":
+        return "-"
+    return _view.shift(m)
+
+
+def _threshold(m: MetricResult) -> str:
+    """A threshold metric's statistic and the limit it was held to: ``991.5 (limit ≤ 900)``."""
+    if _view.scale(m).kind != "value":
+        return "-"
+    s = m.statistics
+    value = fmt(s.estimate) if math.isfinite(s.estimate) else "-"
+    limit = _view.interval(m)
+    return value if limit == "-" else f"{value} ({limit})"
+
+
+def _mean_ratio(m: MetricResult) -> str:
+    if _view.scale(m).kind == "value":
+        return "-"
+    r = m.statistics.extra.get("mean_ratio")
+    if r is None and _view.scale(m).kind == "ratio":
+        r = m.statistics.effect_size  # the rate judges' effect size is the rate ratio of the means
+    return fmt(r, 3) if isinstance(r, (int, float)) else "-"
 
 
 def render(result: AnalysisResult, color: bool = False, only_failed: bool = False) -> str:
@@ -42,30 +83,27 @@ def render(result: AnalysisResult, color: bool = False, only_failed: bool = Fals
     lines.append(f"canary analysis: {printable(result.config_name)}{window}  "
                  f"(engine {printable(result.engine_version)})")
     lines.append("")
-    headers = ["metric", "group", "result", "baseline med", "canary med", "shift [CI]", "p", "effect", "n b/c"]
-    rows, reasons = [], []
-    metrics = _order(result.metrics)
+    metrics = _view.ordered(result.metrics)
     if only_failed:
         metrics = [m for m in metrics if m.classification.value != "pass"]
+    thresholds = any(_view.scale(m).kind == "value" for m in metrics)
+    headers = ["metric", "group", "result", "baseline med", "canary med", "change [CI]", "p", "mean ratio", "n b/c"]
+    headers += ["threshold stat (limit)"] if thresholds else []
+    rows, reasons = [], []
     for m in metrics:
         s = m.statistics
         label = m.classification.value.upper() + (" (critical)" if m.critical else "") + \
             (" (muted)" if m.muted else "")
-        if s.estimate != s.estimate:
-            ci = "-"
-        elif s.ci_lower != s.ci_lower and s.ci_upper != s.ci_upper:  # a statistic without an interval
-            ci = fmt(s.estimate)
-        else:
-            ci = f"{fmt(s.estimate)} [{fmt(s.ci_lower)}, {fmt(s.ci_upper)}]"
-        rows.append([printable(m.name), printable(m.group), label, fmt(s.baseline_median), fmt(s.canary_median), ci, fmt(s.p_value, 3),
-                     fmt(s.effect_size, 3), f"{s.n_baseline}/{s.n_canary}"])
+        row = [printable(m.name), printable(m.group), label, fmt(s.baseline_median), fmt(s.canary_median),
+               _change(m), fmt(s.p_value, 3), _mean_ratio(m), f"{s.n_baseline}/{s.n_canary}"]
+        rows.append(row + ([_threshold(m)] if thresholds else []))
         notable_pass = m.reason and not m.reason.startswith(("no shift", "The canary and baseline data are identical"))
         if m.classification.value != "pass" or m.warnings or notable_pass:
             note = m.reason or ""
             if m.warnings:
                 note = (note + "; " if note else "") + "; ".join(m.warnings)
             reasons.append((m, note))
-    table = _table(headers, rows, "lllrrrrrr")
+    table = _table(headers, rows, "lllrrrrrr" + ("r" if thresholds else ""))
     for i, m in enumerate(metrics):  # colour only the result cell, after widths are known
         if color:
             label = rows[i][2]

@@ -23,6 +23,7 @@ from judges import (
 
 from analysis.config._reader import Reader
 from analysis.errors import ConfigError, parse_json, read_text
+from analysis.config.schema import config_error, in_document_order, metric_labels, validate_structure
 
 STATISTICS = ("mean", "median", "p90", "p95", "p99", "max", "last")
 RANK_JUDGES = ("kayenta", "mann-whitney")
@@ -280,7 +281,35 @@ def _string_map(r: Reader | None, what: str) -> dict[str, str]:
 
 
 def parse_config(data: Any, source: str = "<config>") -> CanaryConfig:
-    """Validate a loaded mapping into a ``CanaryConfig``; raises ``ConfigError`` naming ``source`` and the key."""
+    """Validate a loaded mapping into a ``CanaryConfig``.
+
+    The schema (:mod:`analysis.config.schema`) checks the structure first and reports every error it finds; the
+    semantic checks below (weights, references between metrics, routers) then run on the same document, and their
+    first error joins the list when it names a key the schema did not.
+
+    Raises
+    ------
+    ConfigError
+        One line ``source: key.path: message`` for one error; for several, ``source: N errors`` and a line each.
+    """
+    errors = validate_structure(data, source)
+    try:
+        config = _parse(data, source)
+    except ConfigError as e:
+        if not errors:
+            raise
+        semantic = str(e)
+        where = semantic.split(": ", 2)[1] if semantic.count(": ") >= 2 else ""
+        if not any(err.startswith(f"{source}: {where}:") for err in errors):
+            errors = in_document_order(data, [*errors, semantic], source)
+        raise config_error(errors, source) from None
+    if errors:
+        raise config_error(errors, source)
+    return config
+
+
+def _parse(data: Any, source: str) -> CanaryConfig:
+    """The loader's own checks (first error only), on any document: structure and semantics."""
     top = Reader(data, "", source)
     name = top.str("name", Path(source).stem if source != "<config>" else "canary")
     description = top.str("description", "")
@@ -296,8 +325,9 @@ def parse_config(data: Any, source: str = "<config>") -> CanaryConfig:
         raise top.error("needs at least one metric", "metrics")
     metrics = []
     names: dict[str, int] = {}
+    labels = metric_labels(raw_metrics)
     for i, m in enumerate(raw_metrics):
-        mc = _metric(Reader(m, f"metrics[{i}]", source), defaults)
+        mc = _metric(Reader(m, f"metrics[{labels[i]}]", source), defaults)
         if mc.name in names:
             raise ConfigError(f"{source}: metrics[{i}].name: duplicate metric name {mc.name!r} "
                               f"(also metrics[{names[mc.name]}])")
@@ -306,9 +336,10 @@ def parse_config(data: Any, source: str = "<config>") -> CanaryConfig:
     metrics_t = tuple(metrics)
     for i, mc in enumerate(metrics_t):
         if mc.denominator is not None and mc.denominator not in names:
-            raise ConfigError(f"{source}: metrics[{i}].denominator: no metric named {mc.denominator!r}")
+            raise ConfigError(f"{source}: metrics[{labels[i]}].denominator: no metric named {mc.denominator!r}")
         if mc.denominator == mc.name:
-            raise ConfigError(f"{source}: metrics[{i}].denominator: a metric cannot be its own denominator")
+            raise ConfigError(f"{source}: metrics[{labels[i]}].denominator: a metric cannot be its own "
+                              "denominator")
     weights = _groups(top.child("groups", None), metrics_t)
     sc = top.child("scoring", None)
     thresholds = Thresholds()

@@ -43,6 +43,9 @@ def write_reports(result: AnalysisResult, html: str | Path | None = None, markdo
                   junit: str | Path | None = None, title: str | None = None) -> list[str]:
     """Write each requested report whole or not at all (``-`` is stdout); returns the paths written.
 
+    A Markdown summary is appended to an existing file, as GitHub Actions expects of ``$GITHUB_STEP_SUMMARY``
+    (several steps or analyses of one job each add theirs); the HTML and JUnit files are replaced.
+
     Raises
     ------
     UsageError
@@ -51,12 +54,28 @@ def write_reports(result: AnalysisResult, html: str | Path | None = None, markdo
     from analysis.output import write_atomic
 
     written = []
-    for path, render in ((html, lambda: render_html(result, title)), (markdown, lambda: render_markdown(result)),
+    for path, render in ((html, lambda: render_html(result, title)), (markdown, lambda: _appended(markdown,
+                                                                                            render_markdown(result))),
                          (junit, lambda: render_junit(result))):
         if path:
             write_atomic(path, render())
             written.append(str(path))
     return written
+
+
+def _appended(path: str | Path | None, text: str) -> str:
+    """``text`` after what ``path`` already holds (a blank line between), or ``text`` for a new file or stdout."""
+    if path is None or str(path) == "-" or not Path(path).is_file():
+        return text
+    try:
+        before = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        from ..errors import UsageError
+
+        raise UsageError(f"{path}: cannot read to append: {e.strerror or e}") from None
+    if not before.strip():
+        return text
+    return before.rstrip("\n") + "\n\n" + text
 
 
 __all__ = ["render_html", "render_junit", "render_markdown", "write_reports"]

@@ -6,6 +6,7 @@ The HTML, Markdown and JUnit writers only lay these out; none of them re-decides
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Iterable, TYPE_CHECKING
 
@@ -17,22 +18,28 @@ from analysis.series import SamplePair
 if TYPE_CHECKING:
     from analysis.results import AnalysisResult, MetricResult
 
-_RANK = {Classification.HIGH: 0, Classification.LOW: 0, Classification.ERROR: 1, Classification.NODATA: 2,
-         Classification.PASS: 3}
-VERDICT_MARK = {"pass": "✅", "marginal": "⚠️", "fail": "❌", "nodata": "❔", "error": "⛔"}
+# by value, so outcomes a newer judge adds (``inconclusive``) sort and render without a code change here
+_RANK = {"high": 0, "low": 0, "error": 1, "inconclusive": 2, "nodata": 3, "pass": 4}
+VERDICT_MARK = {"pass": "✅", "marginal": "⚠️", "fail": "❌", "nodata": "❔", "error": "⛔",
+                "inconclusive": "❔"}
 
 
 def ordered(metrics: Iterable[MetricResult]) -> list[MetricResult]:
-    """Failing metrics first (critical failures ahead), then other non-passes, then passes; muted after unmuted."""
-    return sorted(metrics, key=lambda m: (not m.failed, m.muted, not m.critical, _RANK.get(m.classification, 9)))
+    """Most severe first: failing metrics (critical failures ahead), then other non-passes, then passes; muted
+    metrics after unmuted ones."""
+    return sorted(metrics, key=lambda m: (not m.failed, m.muted, not m.critical,
+                                          _RANK.get(m.classification.value, 9)))
 
 
 def status(m: MetricResult) -> str:
-    """CSS-level status of one metric: ``fail``, ``warn`` (nodata that may be missing), ``pass`` or ``muted``."""
+    """CSS-level status of one metric: ``fail``, ``inconclusive``, ``warn`` (nodata that may be missing),
+    ``pass`` or ``muted``."""
     if m.muted:
         return "muted"
     if m.failed:
         return "fail"
+    if m.classification.value == "inconclusive":
+        return "inconclusive"
     return "pass" if m.classification is Classification.PASS else "warn"
 
 
@@ -58,6 +65,80 @@ def shift(m: MetricResult) -> str:
     if math.isfinite(s.ci_lower) and math.isfinite(s.ci_upper):
         return f"{head} [{fmt(s.ci_lower)}, {fmt(s.ci_upper)}]"
     return head
+
+
+def change(m: MetricResult) -> str:
+    """The estimate alone, on its scale: ``+12.3`` (shift), ``×1.25`` (ratio), ``830`` (statistic), or ``-``."""
+    e = m.statistics.estimate
+    if not math.isfinite(e):
+        return "-"
+    kind = scale(m).kind
+    return {"shift": ("+" if e > 0 else "") + fmt(e, 3), "ratio": f"×{fmt(e, 3)}"}.get(kind, f"stat {fmt(e, 3)}")
+
+
+def interval(m: MetricResult) -> str:
+    """The estimate's confidence interval ``[lo, hi]``; for a statistic judged against fixed bounds (threshold),
+    the accepted range (``limit ≤ 900``); ``-`` when there is neither."""
+    s = m.statistics
+    sc = scale(m)
+    if sc.kind == "value":
+        if sc.band is None:
+            return "-"
+        lo, hi = sc.band
+        if math.isinf(lo):
+            return f"limit ≤ {fmt(hi, 3)}"
+        return f"limit ≥ {fmt(lo, 3)}" if math.isinf(hi) else f"limit {fmt(lo, 3)} to {fmt(hi, 3)}"
+    if math.isfinite(s.ci_lower) and math.isfinite(s.ci_upper):
+        return f"[{fmt(s.ci_lower, 3)}, {fmt(s.ci_upper, 3)}]"
+    return "-"
+
+
+def detectability(m: MetricResult) -> str:
+    """The smallest change this metric's data could detect (``mde``, a relative change), when the judge says."""
+    mde = m.statistics.extra.get("mde")
+    detect = getattr(m, "detectability", None)
+    if mde is None and callable(detect):
+        mde = (detect() or {}).get("mde")
+    if not isinstance(mde, (int, float)) or math.isnan(mde):
+        return "-"
+    return "unbounded" if math.isinf(mde) else f"±{abs(mde):.1%}"
+
+
+# what readers see of the judges' extra statistics; anything else stays in the JSON result
+READABLE_EXTRA = {
+    "mean_ratio": ("mean ratio (canary / baseline)", 4), "vif": ("variance inflation (autocorrelation)", 3),
+    "n_effective": ("effective points", 4), "ci_confidence": ("interval confidence", 4),
+    "baseline_statistic": ("baseline statistic", 4), "baseline_events": ("baseline events", 6),
+    "canary_events": ("canary events", 6), "baseline_exposure": ("baseline exposure", 6),
+    "canary_exposure": ("canary exposure", 6), "mde": ("smallest detectable change", 3),
+    "extra_points": ("more points needed", 4), "log_e_value": ("evidence (log e-value)", 4),
+    "looks": ("looks", 4), "n_nan_baseline": ("NaN values, baseline", 4), "n_nan_canary": ("NaN values, canary", 4),
+    "n_outliers_baseline": ("outliers removed, baseline", 4), "n_outliers_canary": ("outliers removed, canary", 4),
+}
+
+
+def short_names(names: Iterable[str], limit: int = 23) -> dict[str, str]:
+    """Display names of at most ``limit`` characters, the full name going in a tooltip. Names often share a long
+    prefix (``checkout_service_payment_…``) and differ after it, so a prefix common to all (cut at a ``_ . : - /``)
+    is replaced by ``…``; what is still too long is cut in the middle, keeping both ends."""
+    names = list(names)
+    prefix = os.path.commonprefix(names) if len(names) > 1 else ""
+    cut = max((prefix.rfind(c) for c in "_.:-/"), default=-1) + 1
+    out = {}
+    for name in names:
+        rest = name[cut:] if len(name) > limit and cut >= 8 else name
+        short = rest if rest == name else "…" + rest
+        if len(short) > limit:
+            head = (limit - 1) // 2
+            short = short[:head] + "…" + short[len(short) - (limit - 1 - head):]
+        out[name] = short
+    return out
+
+
+def short_reason(m: MetricResult) -> str:
+    """The reason without the metric's name in front (the name stands beside it)."""
+    r = m.reason
+    return r[len(m.name):].lstrip(" :") if m.name and r.startswith(m.name + " ") else r
 
 
 def p_value(m: MetricResult) -> str:
@@ -128,6 +209,7 @@ def scale(m: MetricResult) -> Scale:
     x = m.statistics.extra
     up, down = m.direction in ("increase", "either"), m.direction in ("decrease", "either")
     finite = lambda k: x.get(k) is not None and math.isfinite(x[k])  # noqa: E731
+    band: tuple[float, float] | None
     if finite("band_lower") or finite("band_upper"):
         band = (x["band_lower"] if finite("band_lower") else -math.inf,
                 x["band_upper"] if finite("band_upper") else math.inf)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TYPE_CHECKING
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from analysis.results import AnalysisResult, MetricResult
 
 _HERE = Path(__file__).resolve().parent
+_WHY_SHOWN = 6  # failing metrics quoted with their reasons on the first screen; the rest are one click away
 
 # Progressive enhancement only: the report reads the same without it (filtering, opening cards, printing all).
 _SCRIPT = """\
@@ -32,12 +34,9 @@ _SCRIPT = """\
   var q = document.getElementById('filter'), only = document.getElementById('only-failed');
   function apply() {
     var t = q.value.trim().toLowerCase(), f = only.checked, shown = 0;
-    document.querySelectorAll('tbody tr.m').forEach(function (r) {
-      var d = r.nextElementSibling;
-      var text = (r.textContent + ' ' + (d ? d.textContent : '')).toLowerCase();
-      var ok = (!t || text.indexOf(t) >= 0) && (!f || r.getAttribute('data-status') !== 'pass');
-      r.hidden = !ok;
-      if (d && d.classList.contains('d')) { d.hidden = !ok; }
+    document.querySelectorAll('details.card').forEach(function (d) {
+      var ok = (!t || d.textContent.toLowerCase().indexOf(t) >= 0) && (!f || d.getAttribute('data-status') !== 'pass');
+      d.hidden = !ok;
       if (ok) { shown++; }
     });
     document.getElementById('shown').textContent = shown;
@@ -47,7 +46,7 @@ _SCRIPT = """\
   function reveal() {
     var id = decodeURIComponent(location.hash.slice(1));
     var el = id && document.getElementById(id);
-    if (el && el.tagName === 'DETAILS') { el.open = true; }
+    if (el && el.tagName === 'DETAILS') { el.hidden = false; el.open = true; }
   }
   window.addEventListener('hashchange', reveal);
   reveal();
@@ -95,14 +94,14 @@ def _stats_rows(m: MetricResult) -> list[tuple[str, str]]:
     rows = [("n baseline / canary", f"{s.n_baseline} / {s.n_canary}"),
             ("baseline median", fmt(s.baseline_median)), ("canary median", fmt(s.canary_median)),
             (what, _view.shift(m)), ("p-value", _view.p_value(m)), ("effect size", fmt(s.effect_size, 4))]
+    rows = [(k, v) for k, v in rows if v != "-"]
     if sc.band is not None:
         rows.append((sc.band_label, _range_text(*sc.band)))
-    for k, v in sorted(s.extra.items()):
-        if k in ("bound", "band_lower", "band_upper", "reference"):
+    for k, v in s.extra.items():
+        label = _view.READABLE_EXTRA.get(k)
+        if label is None or (k.startswith(("n_nan_", "n_outliers_")) and not v):
             continue
-        if k.startswith(("n_nan_", "n_outliers_")) and not v:
-            continue
-        rows.append((k.replace("_", " "), fmt(v, 4)))
+        rows.append((label[0], _view.detectability(m) if k == "mde" else fmt(v, label[1])))
     return rows
 
 
@@ -119,7 +118,7 @@ def _range_text(lo: float, hi: float) -> str:
 def _queries(m: MetricResult) -> list[tuple[str, str]]:
     q = {k: v for k, v in m.query.items() if v}
     if len(q) == 2 and len(set(q.values())) == 1:
-        return [("baseline, canary", next(iter(q.values())))]
+        return [("baseline and canary", next(iter(q.values())))]
     return sorted(q.items())
 
 
@@ -161,6 +160,8 @@ def _metric_view(i: int, m: MetricResult, pair: SamplePair | None, charts: bool 
     drawn = _charts(m, pair, st) if charts else []
     return {
         "id": f"m-{i}", "m": m, "status": st, "label": _view.label(m), "warnings": ws,
+        "outcome": m.classification.value, "change": _view.change(m), "interval": _view.interval(m),
+        "detect": _view.detectability(m), "why": _view.short_reason(m), "short": m.name,
         "tags": _view.warning_tags(ws), "shift": _view.shift(m), "p": _view.p_value(m), "effect": _view.effect(m),
         "stats": _stats_rows(m), "queries": _queries(m), "labels": _labels(pair),
         "charts": [Markup(c) for c in drawn], "open": st in ("fail", "warn"),
@@ -183,6 +184,9 @@ def _context(result: AnalysisResult, title: str | None, charts: bool = True) -> 
     verdict = result.verdict.value
     metrics = [_metric_view(i, m, result.pairs.get(m.name), charts)
                for i, m in enumerate(_view.ordered(result.metrics))]
+    short = _view.short_names(m.name for m in result.metrics)
+    for v in metrics:
+        v["short"] = short[v["m"].name]
     groups = []
     for g, score in result.group_scores.items():
         members = [m for m in result.metrics if m.group == g]
@@ -193,7 +197,10 @@ def _context(result: AnalysisResult, title: str | None, charts: bool = True) -> 
             m.classification.value in ("nodata", "error") or m.muted for m in members))
         groups.append({"name": g, "score": score, "bar": Markup(svg.bar(score, th.pass_, th.marginal)),
                        "counts": sorted(c.items()), "nodata": no_data})
-    status = {"pass": "pass", "marginal": "warn", "fail": "fail"}.get(verdict, "warn")
+    status = {"pass": "pass", "marginal": "warn", "fail": "fail", "inconclusive": "inconclusive"}.get(verdict, "warn")
+    why = [v for v in metrics if v["status"] in ("fail", "inconclusive")] or \
+        [v for v in metrics if v["status"] == "warn"]
+    per_column = max(12, math.ceil(len(metrics) / 3))
     return {
         "title": title or f"{verdict.upper()} · {result.config_name} · canary analysis",
         "result": result, "verdict": verdict, "mark": _view.VERDICT_MARK.get(verdict, ""),
@@ -201,6 +208,9 @@ def _context(result: AnalysisResult, title: str | None, charts: bool = True) -> 
         "scorebar": Markup(svg.scorebar(result.score, th.pass_, th.marginal, status)),
         "groups": groups, "counts": _view.counts(result), "metrics": metrics,
         "n_failed": sum(v["status"] == "fail" for v in metrics),
+        "why": why[:_WHY_SHOWN], "why_more": max(len(why) - _WHY_SHOWN, 0),
+        "columns": [metrics[i:i + per_column] for i in range(0, len(metrics), per_column)],
+        "detectability": any(v["detect"] != "-" for v in metrics),
         "swatch_b": Markup(svg.swatch("s-b")), "swatch_c": Markup(svg.swatch("s-c")),
     }
 

@@ -1,9 +1,12 @@
 """JUnit XML: one test case per metric, so CI systems (GitLab, Jenkins, GitHub test reporters) list each metric.
 
+A test case is named by its metric, and its class name is ``canary.<config>.<group>``, so a reporter groups the
+metrics of one analysis by group.
+
 Mapping: ``high``, ``low`` and a ``nodata`` that fails the run (must-have-data or critical metric) are
-``<failure>``s with the judge's reason as message; ``error`` is an ``<error>``; any other ``nodata`` and every
-muted metric are ``<skipped>`` with the reason (a muted metric never fails CI, as it never fails the verdict);
-``pass`` is a plain test case. The run's verdict, score and thresholds are suite properties.
+``<failure>``s with the judge's reason as message; ``error`` is an ``<error>``; any other ``nodata``, an
+``inconclusive`` metric and every muted metric are ``<skipped>`` with the reason (a muted metric never fails CI,
+as it never fails the verdict); ``pass`` is a plain test case. The run's verdict, score and thresholds are suite properties.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ def _x(text: object) -> str:
     return _INVALID_XML.sub("\ufffd", _view.safe_text(str(text)))
 
 
+def _classname(result: AnalysisResult, m: MetricResult) -> str:
+    """``canary.<config>.<group>``: reporters split a class name at its dots (package, class), so dots inside the
+    config or group name become ``_`` and every test case lists under its analysis and its group."""
+    return ".".join(["canary", *(part.replace(".", "_") or "-" for part in (result.config_name, m.group))])
+
+
 def _details(m: MetricResult) -> str:
     s = m.statistics
     lines = [f"classification: {_view.label(m)}", f"reason: {m.reason or '-'}",
@@ -48,8 +57,8 @@ def _outcome(m: MetricResult) -> str | None:
         return "error"
     if m.failed:
         return "failure"
-    if m.classification is Classification.NODATA:
-        return "skipped"
+    if m.classification is Classification.NODATA or m.classification.value == "inconclusive":
+        return "skipped"  # not shown either way: never a passed test
     return None
 
 
@@ -71,7 +80,7 @@ def render_junit(result: AnalysisResult) -> str:
                  ("config", result.config_name), ("engine_version", result.engine_version)):
         ET.SubElement(props, "property", name=k, value=_x(v))
     for m, outcome in outcomes:
-        case = ET.SubElement(suite, "testcase", name=_x(m.name), classname=_x(f"canary.{m.group}"), time="0")
+        case = ET.SubElement(suite, "testcase", name=_x(m.name), classname=_x(_classname(result, m)), time="0")
         if outcome is not None:
             message = m.reason or f"{m.name} is {m.classification.value}"
             if m.muted:

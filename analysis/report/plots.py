@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 BASELINE, CANARY = "#2563eb", "#ea580c"
-_STATUS = {"fail": "#b91c1c", "pass": "#15803d", "warn": "#6b7280", "muted": "#6b7280"}
+_STATUS = {"fail": "#b91c1c", "pass": "#15803d", "warn": "#6b7280", "muted": "#6b7280", "inconclusive": "#3730a3"}
 
 
 def _timeseries(ax: "Axes", pair: SamplePair | None) -> None:
@@ -32,12 +32,18 @@ def _timeseries(ax: "Axes", pair: SamplePair | None) -> None:
         ax.text(0.5, 0.5, "no series saved" if pair is None else "no data points", ha="center", va="center",
                 transform=ax.transAxes, color="#6b7280")
         return
-    starts = [s.timestamps.min() for s in (pair.baseline, pair.canary) if len(s)]
-    t0 = float(min(starts))
+    import datetime as dt
+
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
     for s, color, name in ((pair.baseline, BASELINE, "baseline"), (pair.canary, CANARY, "canary")):
         if len(s):
-            ax.plot((s.timestamps - t0) / 60.0, s.values, color=color, lw=1.1, label=f"{name} (n={len(s)})")
-    ax.set_xlabel("minutes from start")
+            when = (np.asarray(s.timestamps, dtype=float) * 1000).astype("datetime64[ms]")  # wall clock, UTC
+            ax.plot(when, s.values, color=color, lw=1.1, label=f"{name} (n={len(s)})")
+    locator = AutoDateLocator(tz=dt.timezone.utc)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=dt.timezone.utc))
+    ax.set_xlabel("time (UTC)")
     ax.legend(fontsize=8, loc="upper left", frameon=False)
     ax.grid(alpha=0.25)
 

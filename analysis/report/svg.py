@@ -66,20 +66,27 @@ def nice_ticks(lo: float, hi: float, n: int = 4) -> list[float]:
     return ticks
 
 
-def _time_ticks(span: float, n: int = 5) -> list[float]:
-    steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
-    step = next((s for s in steps if span / s <= n), steps[-1] * math.ceil(span / (n * steps[-1])))
-    return [i * step for i in range(int(span // step) + 1)]
+_TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 
 
-def _duration(s: float) -> str:
-    if s == 0:
-        return "0"
-    if s % 3600 == 0:
-        return f"{s / 3600:g}h"
-    if s % 60 == 0:
-        return f"{s / 60:g}m"
-    return f"{s:g}s"
+def time_ticks(start: float, end: float, n: int = 5) -> list[float]:
+    """About ``n`` wall-clock ticks (epoch seconds) in ``[start, end]`` on round UTC times (:00, :15, ...)."""
+    span = end - start
+    if not (math.isfinite(span) and span > 0):
+        return [start] if math.isfinite(start) else []
+    step = next((s for s in _TIME_STEPS if span / s <= n), _TIME_STEPS[-1] * math.ceil(span / (n * _TIME_STEPS[-1])))
+    first = math.ceil(start / step) * step
+    return [first + i * step for i in range(int((end - first) // step) + 1)]
+
+
+def clock(t: float, span: float = 0.0, seconds: bool | None = None) -> str:
+    """A UTC wall-clock label: ``14:05``, ``14:05:30`` when seconds matter, with the date past a day's span."""
+    import datetime as dt
+
+    d = dt.datetime.fromtimestamp(t, dt.timezone.utc)
+    with_s = d.second != 0 if seconds is None else seconds
+    text = d.strftime("%H:%M:%S" if with_s else "%H:%M")
+    return d.strftime("%m-%d ") + text if span > 86400 else text
 
 
 def _path(xs: np.ndarray, ys: np.ndarray) -> str:
@@ -167,18 +174,65 @@ def _y_axis(ys: _Scale, ticks: Sequence[float], x0: float, x1: float) -> list[st
     return out
 
 
-def timeseries(baseline: tuple[np.ndarray, np.ndarray] | None, canary: tuple[np.ndarray, np.ndarray] | None,
-               width: int = 560, height: int = 180) -> str:
-    """Baseline and canary values over time, overlaid; time is shown as elapsed from the start.
+def _nearest(ts: np.ndarray, vs: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """For each time in ``at``, the index of the finite sample of ``(ts, vs)`` (time-sorted) nearest to it; -1
+    when the series has no finite value."""
+    ok = np.flatnonzero(np.isfinite(vs))
+    if not ok.size:
+        return np.full(at.size, -1)
+    t = ts[ok]
+    i = np.clip(np.searchsorted(t, at), 1, max(t.size - 1, 1))
+    left = np.clip(i - 1, 0, t.size - 1)
+    right = np.clip(i, 0, t.size - 1)
+    pick = np.where(np.abs(t[left] - at) <= np.abs(t[right] - at), left, right)
+    return ok[pick]
 
-    When the two series do not overlap in time (a retrospective baseline), each is drawn against its own start.
+
+def _hover(sides: list, origin: list[float], xs: _Scale, ys: _Scale, span: float, top: float, bottom: float,
+           strips: int) -> list[str]:
+    """Hover targets: the plot is cut into vertical strips; hovering one shows the baseline and canary samples
+    nearest its middle (a CSS ``:hover`` label and an SVG ``<title>`` tooltip, no script)."""
+    n = min(strips, max(len(s[0]) for _, s in sides))
+    width = (xs.p1 - xs.p0) / n
+    centres = span * (np.arange(n) + 0.5) / n
+    picks = [_nearest(ts - o, vs, centres) for (_, (ts, vs)), o in zip(sides, origin)]
+    out = []
+    for k in range(n):
+        marks, words, tips, when = [], [], [], ""
+        for (cls, (ts, vs)), o, pick in zip(sides, origin, picks):
+            j = int(pick[k])
+            if j < 0:
+                continue
+            who = "baseline" if cls == "s-b" else "canary"
+            marks.append(f'<circle class="{cls}" cx="{xs(ts[j] - o):.1f}" cy="{ys(vs[j]):.1f}" r="3"/>')
+            words.append(f"{who} {vs[j]:.4g}")
+            at = clock(ts[j], seconds=True)
+            tips.append(f"{who} {vs[j]:.6g}" + (f" at {at}" if at != when and when else ""))
+            when = when or at
+        if not marks:
+            continue
+        x0 = xs.p0 + k * width
+        out.append(f'<g class="hit"><rect x="{x0:.1f}" y="{top:g}" width="{width:.1f}" height="{bottom - top:g}"/>'
+                   f'{"".join(marks)}<text class="hv" x="{xs.p0:g}" y="{top - 4:g}">{when} · {" · ".join(words)}'
+                   f'</text><title>{when} UTC&#10;{"&#10;".join(tips)}</title></g>')
+    return out
+
+
+def timeseries(baseline: tuple[np.ndarray, np.ndarray] | None, canary: tuple[np.ndarray, np.ndarray] | None,
+               width: int = 560, height: int = 190, strips: int = 32) -> str:
+    """Baseline and canary values over time, overlaid, on a wall-clock (UTC) axis, with hover values.
+
+    When the two series do not overlap in time (a retrospective baseline), each is drawn from its own start and
+    the axis shows the canary's clock; a note says so.
     """
     sides = []
     for cls, s in (("s-b", baseline), ("s-c", canary)):
         if s is not None:
-            keep = np.isfinite(np.asarray(s[0], dtype=float))
+            t_all = np.asarray(s[0], dtype=float)
+            keep = np.isfinite(t_all)
             if keep.any():
-                sides.append((cls, (np.asarray(s[0], dtype=float)[keep], np.asarray(s[1], dtype=float)[keep])))
+                order = np.argsort(t_all[keep], kind="stable")
+                sides.append((cls, (t_all[keep][order], np.asarray(s[1], dtype=float)[keep][order])))
     if not sides or not _finite(*(s[1] for _, s in sides)).size:
         return empty(width, height, "no data points", "ts")
     starts = [float(s[0].min()) for _, s in sides]
@@ -186,7 +240,8 @@ def timeseries(baseline: tuple[np.ndarray, np.ndarray] | None, canary: tuple[np.
     overlap = min(ends) >= max(starts)
     origin = [min(starts)] * len(sides) if overlap else starts
     span = max(e - o for e, o in zip(ends, origin)) or 1.0
-    ml, mr, mt, mb = 52, 8, 8, 20
+    clock0 = origin[-1]  # the canary's (or the only series') clock
+    ml, mr, mt, mb = 52, 8, 20, 20
     xs = _Scale(0.0, span, ml, width - mr)
     vals = _finite(*(s[1] for _, s in sides))
     lo, hi = float(vals.min()), float(vals.max())
@@ -194,20 +249,21 @@ def timeseries(baseline: tuple[np.ndarray, np.ndarray] | None, canary: tuple[np.
     ys = _Scale(lo - pad, hi + pad, height - mb, mt)
     out = [_open(width, height, "ts", "baseline and canary over time")]
     out += _y_axis(ys, nice_ticks(ys.lo, ys.hi, 4), ml, width - mr)
-    for t in _time_ticks(span):
-        x = round(xs(t), 1)
-        out.append(f'<text class="tick" x="{x:g}" y="{height - 6}" text-anchor="middle">{_duration(t)}</text>')
+    for at in time_ticks(clock0, clock0 + span):
+        out.append(f'<text class="tick" x="{xs(at - clock0):.1f}" y="{height - 6}" '
+                   f'text-anchor="middle">{clock(at, span)}</text>')
     out.append(f'<line class="axis" x1="{ml}" x2="{width - mr}" y1="{height - mb}" y2="{height - mb}"/>')
     for (cls, (ts, vs)), o in zip(sides, origin):
         t, v = envelope(*with_gaps(ts - o, vs))
         out.append(f'<path class="{cls}" d="{_path(xs(t), ys(v))}"/>')
         if np.isfinite(vs).sum() <= 30:
-            keep = np.isfinite(ts) & np.isfinite(vs)
+            keep = np.isfinite(vs)
             out += [f'<circle class="{cls}" cx="{x:.1f}" cy="{y:.1f}" r="1.8"/>'
                     for x, y in zip(xs(ts[keep] - o).tolist(), ys(vs[keep]).tolist())]
     if not overlap:
         out.append(f'<text class="note" x="{width - mr}" y="{mt + 10}" text-anchor="end">'
-                   f'each series from its own start</text>')
+                   f'baseline from its own start, {clock(origin[0], seconds=False)} UTC</text>')
+    out += _hover(sides, origin, xs, ys, span, mt, height - mb, strips)
     out.append("</svg>")
     return _checked("".join(out), width, height, "ts")
 
@@ -231,10 +287,10 @@ def ecdf(baseline: np.ndarray | None, canary: np.ndarray | None, width: int = 26
     xs = _Scale(float(vals.min()), float(vals.max()), ml, width - mr)
     ys = _Scale(0.0, 1.0, height - mb, mt)
     out = [_open(width, height, "ecdf", "distribution of baseline and canary values")]
-    for p in (0.0, 0.5, 1.0):
-        y = round(ys(p), 1)
+    for q in (0.0, 0.5, 1.0):
+        y = round(ys(q), 1)
         out.append(f'<line class="grid" x1="{ml}" x2="{width - mr}" y1="{y:g}" y2="{y:g}"/>'
-                   f'<text class="tick" x="{ml - 4}" y="{y + 3:g}" text-anchor="end">{p:g}</text>')
+                   f'<text class="tick" x="{ml - 4}" y="{y + 3:g}" text-anchor="end">{q:g}</text>')
     for t in nice_ticks(xs.lo, xs.hi, 3):
         out.append(f'<text class="tick" x="{xs(t):.1f}" y="{height - 6}" text-anchor="middle">{tick(t)}</text>')
     for cls, v in sides:
@@ -297,6 +353,13 @@ def interval(estimate: float, lower: float, upper: float, band: tuple[float, flo
         x0 = xs(reference)
         out.append(f'<line class="zero" x1="{x0:.1f}" x2="{x0:.1f}" y1="{top}" y2="{bottom}"/>'
                    f'<text class="tick" x="{x0:.1f}" y="{bottom + 12}" text-anchor="middle">{tick(reference)}</text>')
+    tip = [f"estimate {estimate:.6g}" if math.isfinite(estimate) else "no estimate"]
+    if math.isfinite(lo) and math.isfinite(hi):
+        tip.append(f"interval {lo:.6g} to {hi:.6g}")
+    if band and (math.isfinite(band[0]) or math.isfinite(band[1])):
+        tip.append("tolerated " + (f"{band[0]:.6g} to {band[1]:.6g}" if all(map(math.isfinite, band)) else
+                                   f"at most {band[1]:.6g}" if math.isfinite(band[1]) else f"at least {band[0]:.6g}"))
+    out.append(f"<g><title>{'; '.join(tip)}</title>")
     if math.isfinite(lo) and math.isfinite(hi):
         a, b = xs(lo), xs(hi)
         out.append(f'<line class="ci {status}" x1="{a:.1f}" x2="{max(b, a + 1):.1f}" y1="{mid:.1f}" y2="{mid:.1f}"/>'
@@ -304,6 +367,7 @@ def interval(estimate: float, lower: float, upper: float, band: tuple[float, flo
                    f'<line class="cap {status}" x1="{b:.1f}" x2="{b:.1f}" y1="{mid - 8:.1f}" y2="{mid + 8:.1f}"/>')
     if math.isfinite(estimate):
         out.append(f'<circle class="est {status}" cx="{xs(estimate):.1f}" cy="{mid:.1f}" r="4.5"/>')
+    out.append("</g>")
     out.append(f'<text class="caption" x="{width / 2:g}" y="{height - 6}" text-anchor="middle">{label}</text>')
     out.append("</svg>")
     return _checked("".join(out), width, height, "iv")

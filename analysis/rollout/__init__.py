@@ -14,7 +14,8 @@ Layout: ``config`` (the ``rollout:`` section), ``strategies`` (the stages and th
 from __future__ import annotations
 
 from analysis.rollout.analyzer import make_analyzer, source_analyzer
-from analysis.rollout.settings import Hook, OnMarginal, RolloutConfig, Strategy, parse_rollout
+from analysis.rollout.hooks import Hook
+from analysis.rollout.settings import OnMarginal, RolloutConfig, Strategy, parse_rollout
 from analysis.rollout.journal import Journal, RolloutLocked, RolloutState
 from analysis.rollout.result import Outcome, RolloutResult, StageResult
 from analysis.rollout.routers import available as available_routers

@@ -1,7 +1,8 @@
 """What a rollout shows while it runs: a live status line on a terminal, JSON lines otherwise.
 
 ``LiveProgress`` prints one line per event (weights applied, verdict, decision) and redraws a status line below
-them (stage, weights, time left in the interval, last verdict). ``JsonLines`` prints the significant journal
+them (stage, weights, a bar of the warm-up or interval gone and the time left, last verdict); with ``quiet`` it
+prints the event lines only. ``JsonLines`` prints the significant journal
 records, one JSON object per line, for CI logs and scripts.
 """
 
@@ -60,12 +61,20 @@ def _describe(rec: dict[str, Any]) -> str | None:
     return None
 
 
+def timer(info: dict[str, Any], width: int = 20) -> str:
+    """A bar of the time gone in the current wait: ``[########------------]``."""
+    span, left = info.get("span") or 0.0, info.get("left") or 0.0
+    done = 0 if span <= 0 else round(width * min(max(1 - left / span, 0.0), 1.0))
+    return "[" + "#" * done + "-" * (width - done) + "]"
+
+
 class LiveProgress:
     """Event lines plus a redrawn status line, for a terminal."""
 
-    def __init__(self, stream: TextIO, show_end: bool = True):
+    def __init__(self, stream: TextIO, show_end: bool = True, quiet: bool = False):
         self.stream = stream
         self.show_end = show_end  # False when the caller prints the outcome itself (the CLI, with its exit code)
+        self.quiet = quiet  # event lines only, no redrawn status line (--quiet)
         self._status = False
 
     def _clear(self) -> None:
@@ -82,11 +91,13 @@ class LiveProgress:
         self.stream.flush()
 
     def tick(self, info: dict[str, Any]) -> None:
+        if self.quiet:
+            return
         w = info.get("weights")
         self._clear()
         self.stream.write(f"[{info.get('index')}/{info.get('total')}] {info.get('stage')}  "
-                          f"weights {w if w is not None else '?'}  {info.get('phase')}: {math.ceil(info['left'])}s left  "
-                          f"last verdict: {info.get('last_verdict') or '-'}")
+                          f"weights {w if w is not None else '?'}  {info.get('phase')} {timer(info)} "
+                          f"{math.ceil(info['left'])}s left  last verdict: {info.get('last_verdict') or '-'}")
         self.stream.flush()
         self._status = True
 

@@ -10,7 +10,7 @@
       on_marginal: pause          # pause | fail | continue
       on_interrupt: rollback      # SIGINT/SIGTERM: rollback (canary 0) | hold (last safe weights, resumable)
       router: {type: haproxy, admin: "127.0.0.1:9999", backend: app, baseline: blue, canary: green}
-      hooks:
+      hooks:                      # see analysis.rollout.hooks: a list is one command, a shell only if asked
         pre_rollout: ./deploy-canary.sh
         pre_step: {run: [./smoke.sh, "{canary}"], timeout: 30s}
 
@@ -19,13 +19,13 @@ Errors are ``ConfigError`` naming the file and key path (``rollout.steps[2]``), 
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from analysis.errors import ConfigError
 from analysis.config._reader import Reader
+from analysis.rollout.hooks import Hook, parse_hooks
 from analysis.rollout.routers import router_from_config
 from analysis.rollout.routers.base import Router
 
@@ -41,26 +41,6 @@ class OnMarginal(StrEnum):
     PAUSE = "pause"
     FAIL = "fail"
     CONTINUE = "continue"
-
-
-# Hook points. A failing aborting hook (pre_rollout, pre_step, post_step, pre_promote) rolls the rollout back; the
-# others run once a decision is final, so a failure there is journaled and reported, never acted on.
-ABORTING_HOOKS = ("pre_rollout", "pre_step", "post_step", "pre_promote")
-REPORTING_HOOKS = ("post_promote", "pre_rollback", "post_rollback", "scale_down", "post_rollout")
-HOOK_POINTS = ABORTING_HOOKS + REPORTING_HOOKS
-
-
-@dataclass(frozen=True, slots=True)
-class Hook:
-    """One command run at a hook point; ``argv`` may hold ``{baseline}``, ``{canary}``, ``{step}``, ``{service}``.
-    """
-
-    point: str
-    argv: tuple[str, ...]
-    timeout: float = 300.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"point": self.point, "run": shlex.join(self.argv), "timeout": self.timeout}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,51 +66,6 @@ class RolloutConfig:
 
     def hooks_at(self, point: str) -> tuple[Hook, ...]:
         return tuple(h for h in self.hooks if h.point == point)
-
-
-def _hook_entries(r: Reader, point: str) -> list[Hook]:
-    raw = r.raw(point)
-    items = raw if isinstance(raw, list) else [raw]
-    hooks = []
-    for i, item in enumerate(items):
-        key = f"{point}[{i}]" if isinstance(raw, list) else point
-        timeout = 300.0
-        run: Any = item
-        if isinstance(item, dict):
-            sub = Reader(item, r.key(key), r.source)
-            run = sub.raw("run")
-            timeout = sub.duration("timeout", 300.0)
-            if timeout <= 0:
-                raise sub.error("must be > 0", "timeout")
-            sub.finish()
-            key = f"{key}.run"
-        if isinstance(run, str):
-            try:
-                argv = shlex.split(run)
-            except ValueError as e:
-                raise r.error(f"cannot split the command: {e}", key) from None
-        elif isinstance(run, list) and run and all(isinstance(a, (str, int, float)) and not isinstance(a, bool)
-                                                   for a in run):
-            argv = [str(a) for a in run]
-        else:
-            raise r.error("expected a command: a string, or a mapping {run: STRING or LIST, timeout: DURATION}",
-                          key)
-        if not argv:
-            raise r.error("the command is empty", key)
-        hooks.append(Hook(point, tuple(argv), timeout))
-    return hooks
-
-
-def _hooks(r: Reader | None) -> tuple[Hook, ...]:
-    if r is None:
-        return ()
-    hooks: list[Hook] = []
-    for point in r.data:
-        if point not in HOOK_POINTS:
-            raise r.error(f"unknown hook point {point!r}; hook points: {', '.join(HOOK_POINTS)}", str(point))
-        hooks += _hook_entries(r, point)
-    r.finish()
-    return tuple(hooks)
 
 
 def _steps(r: Reader) -> tuple[int, ...]:
@@ -188,7 +123,7 @@ def parse_rollout(r: Reader) -> RolloutConfig:
         strategy=strategy, router=router, interval=interval,
         warmup=r.duration("warmup", 0.0), analysis_delay=r.duration("analysis_delay", 0.0),
         on_marginal=OnMarginal(r.str("on_marginal", "pause", choices=[m.value for m in OnMarginal])),
-        hooks=_hooks(r.child("hooks", None)), service=service,
+        hooks=parse_hooks(r.child("hooks", None)), service=service,
         on_interrupt=r.str("on_interrupt", "rollback", choices=["rollback", "hold"]), **kw)
     r.finish()
     return cfg

@@ -136,6 +136,7 @@ class Rollout:
         self.journal = Journal(self.state_file)
         self.completed: list[str] = []
         self.weights: Weights | None = None
+        self.previous: Weights | None = None  # the split before the last change, for the hooks' {previous_*}
         self.stages: list[StageResult] = []
         self.warnings: list[str] = []
         self.last_verdict: str | None = None
@@ -154,9 +155,11 @@ class Rollout:
             call(self.observer)
 
     def _wait_until(self, t: float, phase: str) -> None:
+        span = t - self.clock.now()  # the whole wait, for a progress bar of the time gone
         while (left := t - self.clock.now()) > 0:
             if self.observer is not None:
                 info = {"stage": self.current.name if self.current else None, "phase": phase, "left": left,
+                        "span": span,
                         "weights": self.weights, "last_verdict": self.last_verdict,
                         "index": self.plan.index(self.current) + 1 if self.current else 0, "total": len(self.plan)}
                 self._show(lambda o: o.tick(info))
@@ -180,16 +183,20 @@ class Rollout:
                      read_back=read.to_dict() if read is not None else None)
         if read is not None and read != w:
             raise RouterError(f"the router was set to {w} but reads back {read}")
-        self.weights = w
+        self.previous, self.weights = self.weights, w
         if stage == "switch":
             self.switched_at = self.clock.now()
 
-    def _hooks(self, point: str, abort: bool, outcome: str | None = None) -> None:
-        w = self.weights
+    def _hooks(self, point: str, abort: bool, outcome: str | None = None, target: Weights | None = None) -> None:
+        """Run the hooks of ``point``. Before a weight change, ``target`` is the split about to be set and the
+        current one is the previous; after it, the split set and the one before it."""
+        now, before = (target, self.weights) if target is not None else (self.weights, self.previous)
         ctx = {"service": self.service, "step": self.current.name if self.current else "",
-               "baseline": w.baseline if w else None, "canary": w.canary if w else None, "outcome": outcome}
+               "baseline": now.baseline if now else None, "canary": now.canary if now else None,
+               "previous_baseline": before.baseline if before else None,
+               "previous_canary": before.canary if before else None, "outcome": outcome}
         for hook in self.ro.hooks_at(point):
-            self._record("hook_start", point=point, command=" ".join(hook.argv))
+            self._record("hook_start", point=point, command=hook.command)
             res = run_hook(hook, ctx)
             self._record("hook", **res.to_dict())
             if not res.ok:
@@ -220,7 +227,7 @@ class Rollout:
 
     def _rollback(self, reason: str) -> None:
         self._record("decision", action="rollback", reason=reason)
-        self._hooks("pre_rollback", abort=False)
+        self._hooks("pre_rollback", abort=False, target=BASELINE_ONLY)
         try:
             self._set("rollback", BASELINE_ONLY, reason)
         except RouterError as e:
@@ -284,14 +291,14 @@ class Rollout:
         self.current = stage
         self._record("stage_start", stage=stage.name, kind=stage.kind.value, weights=stage.weights.to_dict())
         if stage.kind in (StageKind.STEP, StageKind.VERIFY):
-            self._hooks("pre_step", abort=True)
+            self._hooks("pre_step", abort=True, target=stage.weights)
             self._set(stage.name, stage.weights)
             start = self.clock.now() + self.ro.warmup
             window = Window(start, start + self.ro.interval)
             self._decide(stage, self._analyze(stage, window, window))
             self._hooks("post_step", abort=True)
         elif stage.kind in (StageKind.PROMOTE, StageKind.SWITCH):
-            self._hooks("pre_promote", abort=True)
+            self._hooks("pre_promote", abort=True, target=stage.weights)
             self._record("decision", action="promote", stage=stage.name,
                          reason="every analysed stage passed" if self.stages or self.completed else "no analysis")
             self._set(stage.name, stage.weights)

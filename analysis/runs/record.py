@@ -27,6 +27,7 @@ from analysis.collectors import Collector
 from analysis.collectors.file import FORMULA_START
 from analysis.config import CanaryConfig
 from analysis.errors import CollectorError, UsageError
+from analysis.pipeline import Progress, collect
 from analysis.runs.source import SourceOptions, open_source, resolve_window
 from analysis.series import SCOPES, SamplePair, Window
 
@@ -112,7 +113,7 @@ def write_recording(path: str | Path, pairs: Mapping[str, SamplePair], meta: Map
 
 
 def record(config: CanaryConfig, collector: Collector, window: Window, path: str | Path,
-           source: Mapping[str, Any] | None = None) -> Recording:
+           source: Mapping[str, Any] | None = None, progress: Progress | None = None) -> Recording:
     """Fetch every metric of ``config`` over ``window`` and save it to ``path`` for offline replay.
 
     Parameters
@@ -124,13 +125,15 @@ def record(config: CanaryConfig, collector: Collector, window: Window, path: str
     source : mapping, optional
         Description of the source for the metadata (e.g. ``{"type": "prometheus", "url": ..., "step_s": 30}``);
         it must hold no secrets.
+    progress : callable, optional
+        ``progress(done, total, what)``, told of the metrics fetched (for a progress bar).
 
     Raises
     ------
     CollectorError
         When any metric could not be fetched; nothing is written.
     """
-    pairs = collector.collect(config.metrics, window)
+    pairs = collect(collector, config.metrics, window, progress)
     failed = [(name, p.error) for name, p in pairs.items() if p.error]
     if failed:
         name, error = failed[0]
@@ -143,8 +146,9 @@ def record(config: CanaryConfig, collector: Collector, window: Window, path: str
 
 
 def record_source(config: CanaryConfig, source: SourceOptions, path: str | Path,
-                  now: float | None = None) -> Recording:
-    """``canary record``: open the source ``source`` describes and :func:`record` its window to ``path``."""
+                  now: float | None = None, progress: Progress | None = None) -> Recording:
+    """``canary record``: open the source ``source`` describes and :func:`record` its window to ``path``
+    (``progress`` as for :func:`record`)."""
     from analysis.runs.analyze import now_seconds
 
     t = now_seconds() if now is None else now
@@ -157,4 +161,4 @@ def record_source(config: CanaryConfig, source: SourceOptions, path: str | Path,
             from analysis.collectors.prometheus import display_url
 
             described.update(url=display_url(cfg.prometheus.url or ""), step_s=cfg.prometheus.step)
-        return record(cfg, opened.collector, window, path, source=described)
+        return record(cfg, opened.collector, window, path, source=described, progress=progress)

@@ -57,7 +57,7 @@ def test_third_party_judge_options_are_checked(plugin_path, tmp_path):
     cfg.write_text(yaml.safe_dump(doc))
     r = canary(plugin_path, "validate", str(cfg), cwd=tmp_path)
     assert r.returncode == 2
-    assert "metrics[0].options.max_ratoi: unknown option of judge 'mean-ratio'; known options: max_ratio" in r.stderr
+    assert "metrics[latency].options.max_ratoi: unknown option of judge 'mean-ratio'; known options: max_ratio" in r.stderr
 
 
 def test_third_party_router_rolls_out_with_the_third_party_collector(plugin_path, tmp_path):

@@ -102,7 +102,7 @@ def test_critical_metric_without_canary_data_is_never_a_pass(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("config_text, data_text, what", [
-    ("metrics: [{name: a, judge: nope}]", "metric,scope,timestamp,value\na,canary,1,1\n", "metrics[0].judge"),
+    ("metrics: [{name: a, judge: nope}]", "metric,scope,timestamp,value\na,canary,1,1\n", "metrics[a].judge"),
     ("metrics: [{name: a}]", "metric,scope,timestamp,value\na,canary,1,one\n", "line 2"),
     ("metrics: [{name: a}]", "metric,value\na,1\n", "missing column"),
     ("metrics: [{name: a}]\ngroups: {default: 50}\n", "metric,scope,timestamp,value\na,canary,1,1\n",
@@ -132,7 +132,7 @@ def test_validate(tmp_path, capsys):
     assert rc == 0 and "valid config 'svc'" in out and "critical" in out
     bad = write_config(tmp_path / "b.yaml", [{"name": "a", "direction": "up"}])
     rc, _, err = run("validate", str(bad), capsys=capsys)
-    assert rc == 2 and "metrics[0].direction" in err
+    assert rc == 2 and "metrics[a].direction" in err
 
 
 def test_every_command_has_help(capsys):

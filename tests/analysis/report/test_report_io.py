@@ -126,6 +126,20 @@ def test_report_command_renders_a_saved_result(tmp_path, capsys, kayenta_config)
     assert ET.parse(tmp_path / "j.xml").getroot().get("tests") == "4"
 
 
+def test_summary_md_appends_like_github_step_summary_expects(tmp_path, capsys, kayenta_config, monkeypatch):
+    summary = tmp_path / "step_summary.md"
+    summary.write_text("# Deploy\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    rc, _, _ = run("analyze", kayenta_config, "--data", DEMO / "regression.csv", "--summary-md", summary,
+                   "--json", tmp_path / "r.json", capsys=capsys)
+    assert rc == 1
+    rc, _, _ = run("report", tmp_path / "r.json", "--summary-md", summary, capsys=capsys)
+    assert rc == 0
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("# Deploy\n\n## ❌ Canary analysis: **FAIL**")
+    assert text.count("## ❌ Canary analysis: **FAIL**") == 2
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "nothing to write"),
     (["-o", "-", "--junit", "-"], "only one output can go to stdout"),

@@ -287,6 +287,47 @@ def test_hooks_get_the_rollout_context(tmp_path):
                                             "svc promote 100 post_rollout 100 promoted"]
 
 
+def test_pre_step_hooks_get_the_target_weight_and_the_previous_one_by_name(tmp_path):
+    out = tmp_path / "hooks.txt"
+    code = ("import os, sys; open(sys.argv[1], 'a').write(' '.join(sys.argv[2:]) + ' env ' + "
+            "os.environ['CANARY_CANARY_WEIGHT'] + ' ' + os.environ['CANARY_PREVIOUS_CANARY_WEIGHT'] + '\\n')")
+    args = [str(out), "{step}", "{canary}", "{previous_canary}", "{baseline}", "{previous_baseline}"]
+    hooks = {"pre_step": hook(code, args=args), "pre_promote": hook(code, args=args),
+             "post_step": hook(code, args=args)}
+    result, *_ = run(tmp_path, ["pass", "pass"], {"hooks": hooks})
+    assert result.outcome is Outcome.PROMOTED
+    # the dry-run router starts unknown (no previous split): {previous_*} is empty then
+    assert out.read_text().splitlines() == [
+        "step-1 10  90  env 10 ",          # pre_step: about to set 10 %, nothing set before
+        "step-1 10  90  env 10 ",          # post_step: set 10 %, from nothing
+        "step-2 50 10 50 90 env 50 10",    # pre_step: about to go from 10 % to 50 %
+        "step-2 50 10 50 90 env 50 10",    # post_step: went from 10 % to 50 %
+        "promote 100 50 0 50 env 100 50",  # pre_promote: about to go from 50 % to 100 %
+    ]
+
+
+def test_a_list_is_one_command_and_a_shell_runs_only_when_asked(tmp_path):
+    out = tmp_path / "out.txt"
+    hooks = {"pre_rollout": ["sh", "-c", f"echo one >> {out}; echo two >> {out}"],
+             "post_step": {"run": f"echo canary={{canary}} previous={{previous_canary}} | tr a-z A-Z >> {out}",
+                           "shell": True},
+             "post_rollout": f"{sys.executable} -c \"import sys; open(sys.argv[1], 'a').write('no shell')\" {out}"}
+    result, _, rec, _ = run(tmp_path, ["pass"], {"steps": [30, 100], "hooks": hooks})
+    assert result.outcome is Outcome.PROMOTED
+    assert out.read_text().splitlines() == ["one", "two", "CANARY=30 PREVIOUS=", "no shell"]
+    assert [h["ok"] for h in rec.events("hook")] == [True, True, True]
+    assert rec.events("hook")[1]["command"] == f"echo canary=30 previous='' | tr a-z A-Z >> {out}"
+
+
+def test_shell_placeholders_are_quoted(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out.txt"
+    cfg_hooks = {"pre_rollout": {"run": f"printf '%s\\n' {{service}} > {out}", "shell": True}}
+    result, *_ = run(tmp_path, [], {"service": "a;touch pwned", "hooks": cfg_hooks, "steps": [100]})
+    assert result.outcome is Outcome.PROMOTED
+    assert out.read_text() == "a;touch pwned\n" and not (tmp_path / "pwned").exists()
+
+
 def test_a_failing_hook_after_the_decision_is_reported_not_acted_on(tmp_path):
     result, router, *_ = run(tmp_path, ["pass", "pass"], {"hooks": {"post_promote": "false"}})
     assert result.outcome is Outcome.PROMOTED and router.get_weights() == Weights(0, 100)
@@ -301,9 +342,21 @@ def test_live_progress_shows_stage_weights_time_left_and_last_verdict(tmp_path):
     Rollout(cfg, Scripted(["pass", "pass"]), tmp_path / "s.jsonl", clock=InstantClock(),
             observer=LiveProgress(out)).run()
     text = out.getvalue()
-    assert "[2/3] step-2  weights 50/50  analyzing: 20s left  last verdict: pass" in text
+    assert f"[2/3] step-2  weights 50/50  analyzing [{'-' * 20}] 20s left  last verdict: pass" in text
+    # the step timer fills as the interval goes (ticks every 0.5 s of a 20 s interval)
+    assert f"[2/3] step-2  weights 50/50  analyzing [{'#' * 10}{'-' * 10}] 10s left  last verdict: pass" in text
     assert "step-1: verdict PASS (score 100): scripted pass" in text
     assert text.rstrip().endswith("PROMOTED: every stage passed; the canary has all the traffic")
+
+
+def test_quiet_live_progress_prints_the_events_without_the_status_line(tmp_path):
+    cfg = rollout_config(STEPS)
+    out = io.StringIO()
+    Rollout(cfg, Scripted(["pass", "pass"]), tmp_path / "s.jsonl", clock=InstantClock(),
+            observer=LiveProgress(out, quiet=True)).run()
+    text = out.getvalue()
+    assert "step-1: verdict PASS (score 100): scripted pass" in text
+    assert "left" not in text and "\r" not in text
 
 
 def test_quiet_progress_is_json_lines(tmp_path):
