@@ -218,7 +218,7 @@ def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Wind
     if v.verdict in (verdict.Verdict.NODATA, verdict.Verdict.ERROR):
         # no verdict, no passing score: a client that reads only the score (Argo's kayenta provider) must not
         # promote; the groups keep their scores, the override says why the run's score is 0
-        s = scoring.Score(0.0, s.groups, s.groups_nodata, f"no verdict ({v.verdict.value}): {v.reason}")
+        s = scoring.Score(0.0, s.groups, s.groups_nodata, f"no verdict ({v.verdict.value}): {v.reason}", s.total)
     few = [r.name for r in results if r.name in pairs and pairs[r.name].few_points()]
     if few:
         warnings = warnings + (f"{len(few)} metric(s) returned fewer than 50 data points, which reduces confidence "

@@ -50,6 +50,8 @@ class Score:
     groups: Mapping[str, float] = field(default_factory=dict)
     groups_nodata: Mapping[str, bool] = field(default_factory=dict)
     override: str = ""
+    # what the scorer alone said when the run reached no verdict and ``total`` was set to 0 (fail closed)
+    without_verdict: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"score": self.total, "groups": dict(self.groups), "override": self.override or None}

@@ -157,7 +157,7 @@ class AnalysisResult:
                 p = self.pairs[m.name]
                 d["data"] = {"baseline": p.baseline.to_dict(), "canary": p.canary.to_dict()}
             metrics.append(d)
-        return {
+        out: dict[str, Any] = {
             "verdict": self.verdict.value,
             "reason": self.reason,
             "exit_code": self.exit_code,
@@ -171,6 +171,9 @@ class AnalysisResult:
             "warnings": list(self.warnings),
             "metrics": metrics,
         }
+        if self.scores.without_verdict is not None:  # an added key: the scorer's own score, before no verdict set
+            out["score_without_verdict"] = self.scores.without_verdict  # the run's score to 0
+        return out
 
     def to_json(self, include_data: bool = False, indent: int | None = 2) -> str:
         """JSON text; with the series included it is written compactly (one number per line is unreadable)."""
