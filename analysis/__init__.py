@@ -29,11 +29,12 @@ def analyze_file(config: str | Path | CanaryConfig, data: str | Path, window: Wi
     return analyze(cfg, FileCollector(data), window)
 
 
-_LAZY = {"PrometheusCollector": "analysis.collectors.prometheus"}
+_LAZY = {"PrometheusCollector": "analysis.collectors.prometheus", "backtest": "analysis.runs.backtest",
+         "BacktestResult": "analysis.runs.backtest"}
 
 
 def __getattr__(name: str):
-    """Heavy exports load on first use, so ``import analysis`` does not import the Prometheus client."""
+    """Heavy exports load on first use, so ``import analysis`` imports neither the Prometheus client nor Dask."""
     if name in _LAZY:
         from importlib import import_module
 
@@ -42,8 +43,9 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "AnalysisResult", "CanaryConfig", "CanaryError", "CollectorError", "ConfigError", "DataError", "FileCollector",
+    "AnalysisResult", "BacktestResult", "CanaryConfig", "CanaryError", "CollectorError", "ConfigError", "DataError",
+    "FileCollector",
     "MetricConfig", "MetricResult", "PrometheusCollector", "SamplePair", "Score", "Series", "Thresholds", "UsageError", "Verdict",
-    "Verdict", "Window", "analyze", "analyze_file", "judge_pairs", "load_config", "load_result",
+    "Verdict", "Window", "analyze", "analyze_file", "backtest", "judge_pairs", "load_config", "load_result",
     "parse_config", "__version__",
 ]

@@ -168,3 +168,7 @@ def parse_json(text: str, source, error: type[CanaryError]):
         raise error(f"{source}: line {e.lineno}: not valid JSON: {e.msg} (column {e.colno})") from None
     except RecursionError:
         raise error(f"{source}: not valid JSON: nested too deeply") from None
+
+
+class ClusterError(CanaryError):
+    """The Dask cluster a run was sent to is unreachable, has no workers, or failed (exit 4: no result)."""

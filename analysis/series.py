@@ -72,7 +72,7 @@ class Series:
 
     @property
     def n_nan(self) -> int:
-        return int(np.isnan(self.values).sum())
+        return int(np.count_nonzero(np.isnan(self.values)))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"timestamps": _json_floats(self.timestamps), "values": _json_floats(self.values)}
@@ -129,3 +129,48 @@ class SamplePair:
             if s.missing:
                 out.append(f"{scope} is missing {s.missing} points (gaps)")
         return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    """Baseline and canary values at the timestamps both scopes have, in time order, and what did not pair.
+
+    ``unmatched_baseline`` / ``unmatched_canary`` count the points of each scope whose timestamp the other scope
+    does not have (a canary that started later, a gap, a different step).
+    """
+
+    timestamps: np.ndarray
+    baseline: np.ndarray
+    canary: np.ndarray
+    unmatched_baseline: int
+    unmatched_canary: int
+
+    def options(self) -> dict[str, Any]:
+        """The ``JudgeParams.options`` entries through which a paired judge receives the alignment."""
+        return {"paired_baseline": self.baseline, "paired_canary": self.canary, "paired_timestamps": self.timestamps,
+                "unmatched_baseline": self.unmatched_baseline, "unmatched_canary": self.unmatched_canary}
+
+
+# Timestamps closer than this (seconds) are the same instant: Prometheus returns exact step multiples, files may
+# carry float noise from a conversion.
+ALIGN_TOLERANCE = 1e-3
+
+
+def align(baseline: Series, canary: Series, tolerance: float = ALIGN_TOLERANCE) -> Alignment:
+    """Inner-join two series on their timestamps (never on position).
+
+    Each timestamp is rounded to ``tolerance``; a timestamp repeated within a scope keeps its first point (the
+    rest count as unmatched). The result is sorted by time whatever the order of the inputs.
+    """
+    def keyed(s: Series) -> tuple[np.ndarray, np.ndarray]:
+        ts = np.asarray(s.timestamps, dtype=float)
+        keys = np.round(ts / tolerance).astype(np.int64) if ts.size else np.zeros(0, np.int64)
+        _, first = np.unique(keys, return_index=True)  # sorted keys, first occurrence of each
+        return keys[first], first
+
+    kb, ib = keyed(baseline)
+    kc, ic = keyed(canary)
+    _, pb, pc = np.intersect1d(kb, kc, assume_unique=True, return_indices=True)
+    bi, ci = ib[pb], ic[pc]
+    return Alignment(np.asarray(baseline.timestamps, dtype=float)[bi], np.asarray(baseline.values, dtype=float)[bi],
+                     np.asarray(canary.values, dtype=float)[ci], len(baseline) - bi.size, len(canary) - ci.size)

@@ -62,6 +62,12 @@ def _load():
     return _kernels
 
 
+@cache
+def _pool() -> ThreadPoolExecutor:
+    """One pool for every call (callers judge in blocks of rows: a pool per call would start threads each time)."""
+    return ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="canary-judge")
+
+
 def _threads(rows: int, points: int) -> int:
     """Threads for a kernel call over ``rows`` metrics (the kernels release the GIL): one per CPU from some 65,000
     points, with at least 16 metrics each."""
@@ -288,10 +294,9 @@ def order_statistics(xs: np.ndarray, ys: np.ndarray, ranks: np.ndarray) -> np.nd
             jit.order_statistics(xs, ys, ranks, band, out)
         else:
             step = -(-nb // workers)
-            with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(lambda lo: jit.order_statistics(xs[lo:lo + step], ys[lo:lo + step],
-                                                              ranks[lo:lo + step], band, out[lo:lo + step]),
-                              range(0, nb, step)))
+            list(_pool().map(lambda lo: jit.order_statistics(xs[lo:lo + step], ys[lo:lo + step],
+                                                             ranks[lo:lo + step], band, out[lo:lo + step]),
+                             range(0, nb, step)))
         return out
     if n * m <= _BRUTE_MAX:
         return _brute(xs, ys, ranks.reshape(nb, -1)).reshape(ranks.shape)

@@ -8,8 +8,10 @@ The statistical test (:func:`mann_whitney_test`) and the decision (:func:`judges
   ``scipy.stats.mannwhitneyu(canary, baseline, method='auto')``, U, CLES and the mean ratio; unless
   ``options.autocorrelation`` is false, serial correlation within the arms widens the interval (``vif``) and
   t-references the p-value (``judges.autocorrelation``);
-* decision: Kayenta's rule (``_decision``): high when the interval lies above ``+tolerance*|estimate|``, low when
-  below ``-tolerance*|estimate|``, subject to the direction and effect-size gates; critical metrics escalate.
+* decision: the three-way rule of ``_decision.non_inferiority`` on the interval at the confidence it attains:
+  high (low) when it lies above (below) ``+/-tolerance*|estimate|`` and the effect-size gate is cleared, or wholly
+  past the allowed effect ``margin * level`` (the arms' mean level); pass when it lies within the allowed effect; inconclusive
+  otherwise (and whenever too few points cannot reach the requested confidence); critical metrics escalate.
 
 Unlike Kayenta's judge the interval is exact where R's is, and never inverted: ``ci_lower <= estimate <= ci_upper``.
 :func:`judge_many` judges many metrics at once with the same result as :func:`judge` on each.
@@ -17,8 +19,8 @@ Unlike Kayenta's judge the interval is exact where R's is, and never inverted: `
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-
 from dataclasses import replace
 from typing import Sequence
 
@@ -27,8 +29,9 @@ from scipy.special import ndtr
 from scipy.stats import mannwhitneyu
 
 from judges import _pairwise
-from judges._decision import decide, effect_size, error, shortcut
+from judges._decision import effect_size, error, non_inferiority, shift_interval, shortcut
 from judges.autocorrelation import for_params as _serial
+from judges.autocorrelation import welch_interval
 from judges._hodges_lehmann import rank_summary, shift_intervals
 from judges._types import EffectMeasure, Judgement, JudgeParams, OutlierStrategy, Statistics
 from judges._serial_batch import serial_batch
@@ -43,6 +46,42 @@ def _check(params: JudgeParams) -> None:
         raise ValueError(f"`confidence` of {params.name} must be in (0, 1), got {params.confidence}")
     if not params.tolerance >= 0.0:
         raise ValueError(f"`tolerance` of {params.name} must be >= 0, got {params.tolerance}")
+
+
+def min_points(confidence: float) -> int:
+    """Fewest points per arm at which the exact rank interval reaches ``confidence``: ``2 / C(2n, n) <= 1 - c``
+    (the interval then spans every pairwise difference; 3 vs 3 reach 90 % at most, 5 vs 5 reach 99.2 %)."""
+    n = 1
+    while 2.0 / math.comb(2 * n, n) > 1.0 - confidence + 1e-12:
+        n += 1
+    return n
+
+
+def decide(params: JudgeParams, stats: Statistics, level: float) -> Judgement:
+    """The three-way rule (``_decision.non_inferiority``) on the Hodges-Lehmann interval at the confidence it
+    attains; the allowed effect is ``margin * level``, ``level`` the mean of the two arms' absolute means (so that
+    swapping the arms mirrors the outcome exactly), the tolerance ``tolerance * |shift|`` stays as
+    Kayenta's guard against tiny shifts."""
+    iv = shift_interval(params, stats.estimate, stats.ci_lower, stats.ci_upper,
+                        float(stats.extra.get("ci_confidence", params.confidence)),
+                        min(stats.n_baseline, stats.n_canary), level, min_points(params.confidence))
+    return non_inferiority(params, stats, iv, bound=params.tolerance * abs(stats.estimate))
+
+
+def _welch_fallback(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams, stats: Statistics) -> Statistics:
+    """When serial correlation leaves the rank interval at its widest (every pairwise difference) short of the
+    requested confidence, the serially corrected Welch interval of the mean difference (``welch_interval``, the
+    interval of the p-value the judge already combines with the rank test) takes its place at that confidence;
+    ``extra.ci_method`` is 1 then. Small samples without serial correction keep their exact rank interval and
+    its attained level."""
+    attained = float(stats.extra.get("ci_confidence", params.confidence))
+    if attained >= params.confidence - 1e-9 or not stats.extra.get("vif", 1.0) > 1.0:
+        return stats
+    ci = welch_interval(baseline, canary, params.confidence)
+    if ci is None:
+        return stats
+    return replace(stats, estimate=ci[0], ci_lower=ci[1], ci_upper=ci[2],
+                   extra={**stats.extra, "ci_confidence": params.confidence, "ci_method": 1.0})
 
 
 def _median(sorted_rows: np.ndarray) -> np.ndarray:
@@ -107,7 +146,8 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
             test = serial.apply(test)
     except Exception as exc:  # a data problem becomes an outcome
         return error(params, f"{type(exc).__name__}: {exc}", stats)
-    return decide(params, replace(test, extra={**test.extra, **stats.extra}))
+    test = _welch_fallback(b.values, c.values, params, replace(test, extra={**test.extra, **stats.extra}))
+    return decide(params, test, (abs(float(np.mean(b.values))) + abs(float(np.mean(c.values)))) / 2)
 
 
 def _p_values(xs: np.ndarray, ys: np.ndarray, u: np.ndarray, pooled_ties: np.ndarray,
@@ -132,14 +172,26 @@ def _serial_rows(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, o
     rows that have it on, from the compiled rank lag sums, or (without numba) a list of ``SerialAdjustment``."""
     on = np.array([bool(p.options.get("autocorrelation", True)) for p in params])
     jit = _pairwise.kernels() if orders is not None else None  # argsorted for the kernels
-    if jit is None:
-        return None, [_serial(y[r], x[r], p) if on[r] else None for r, p in enumerate(params)]
     rows = np.flatnonzero(on)
     pick = (lambda a: a) if rows.size == len(params) else (lambda a: a[rows])  # noqa: E731
-    lag = tuple(np.empty(rows.size) for _ in range(4))
-    jit.rank_lag1(pick(ys), pick(orders[1]), lag[0], lag[1])
-    jit.rank_lag1(pick(xs), pick(orders[0]), lag[2], lag[3])
+    lag: tuple[np.ndarray, ...]
+    if jit is None:
+        # small groups (no compiled kernels): the same exact lag sums from scipy's mid-ranks, row-wise
+        lag = (*_rank_lag(pick(y)), *_rank_lag(pick(x)))
+    else:
+        lag = tuple(np.empty(rows.size) for _ in range(4))
+        jit.rank_lag1(pick(ys), pick(orders[1]), lag[0], lag[1])
+        jit.rank_lag1(pick(xs), pick(orders[0]), lag[2], lag[3])
     return (rows, serial_batch(pick(y), pick(x), lag, params[0].confidence)), None
+
+
+def _rank_lag(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_kernels.rank_lag1`` with numpy: lag-1 cross product and sum of squares of the centred mid-ranks of each
+    row in time order. Mid-ranks minus ``(n + 1) / 2`` are multiples of 1/2, so both sums are exact in any order."""
+    from scipy.stats import rankdata
+
+    c = rankdata(v, axis=1) - (v.shape[1] + 1) / 2
+    return (c[:, 1:] * c[:, :-1]).sum(axis=1), (c * c).sum(axis=1)
 
 
 def _judge_group(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, orders, params: list[JudgeParams],
@@ -170,7 +222,8 @@ def _judge_group(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, o
     cols = [a.tolist() for a in (ci["estimate"], ci["lower"], ci["upper"], p_final, cles, ratio, _median(ys),
                                  _median(xs), ranks.u, ci["confidence"], ci["exact"].astype(float))]
     out = []
-    for r, (est, lo, hi, pv, cl, rt, med_b, med_c, u, conf, exact) in enumerate(zip(*cols)):
+    for r, (est, lo, hi, pv, cl, rt, med_b, med_c, u, conf, exact, base_mean, can_mean) in enumerate(
+            zip(*cols, mb.tolist(), mc.tolist())):
         prm = params[r]
         extra = {"u": u, "mean_ratio": rt, "ci_confidence": conf, "ci_exact": exact, **corrected.get(r, {})}
         one = serial is not None and serial[r] is not None
@@ -183,7 +236,8 @@ def _judge_group(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, o
         if one:
             stats = serial[r].apply(stats)
             stats = replace(stats, extra={**stats.extra, **dropped[r]})
-        out.append(decide(prm, stats))
+        stats = _welch_fallback(y[r], x[r], prm, stats)
+        out.append(decide(prm, stats, (abs(base_mean) + abs(can_mean)) / 2))
     return out
 
 
@@ -215,37 +269,53 @@ def judge_many(baselines: Sequence[np.ndarray] | np.ndarray, canaries: Sequence[
             out[i] = shortcut(b.values, c.values, plist[i], _base(b, c))
         else:
             groups.setdefault((c.values.size, b.values.size, plist[i].confidence), []).append(i)
-    for idx in groups.values():
-        x = np.stack([prepared[i][1].values for i in idx])
-        y = np.stack([prepared[i][0].values for i in idx])
-        orders = None
-        jit = _pairwise.kernels(x.size + y.size)
-        if jit is not None and any(plist[i].options.get("autocorrelation", True) for i in idx):
-            # the rank autocorrelation needs each value's rank in time order: sort by an argsort
-            orders = np.argsort(x, axis=1), np.argsort(y, axis=1)
-            xs, ys = np.take_along_axis(x, orders[0], 1), np.take_along_axis(y, orders[1], 1)
-        else:
-            xs, ys = np.sort(x, axis=1), np.sort(y, axis=1)
-        same = (xs == ys).all(axis=1) if xs.shape == ys.shape else np.zeros(len(idx), bool)
-        single = np.minimum(xs[:, 0], ys[:, 0]) == np.maximum(xs[:, -1], ys[:, -1])
-        test = ~(same | single)
-        for r in np.flatnonzero(~test):
-            i = idx[r]
-            out[i] = shortcut(prepared[i][0].values, prepared[i][1].values, plist[i], _base(*prepared[i]))
-        rows = np.flatnonzero(test)
-        if rows.size:
-            sel = [idx[r] for r in rows]
-            if rows.size == len(idx):
-                rows = slice(None)  # every row: views, not copies
-            try:
-                res = _judge_group(x[rows], y[rows], xs[rows], ys[rows],
-                                   None if orders is None else (orders[0][rows], orders[1][rows]),
-                                   [plist[i] for i in sel], [counts(*prepared[i]) for i in sel])
-            except Exception:  # fall back to one metric at a time, so that a failure stays with its metric
-                res = [judge(baselines[i], canaries[i], plist[i]) for i in sel]
-            for i, j in zip(sel, res):
-                out[i] = j
+    for group in groups.values():
+        n, m = prepared[group[0]][1].values.size, prepared[group[0]][0].values.size
+        jit = _pairwise.kernels(len(group) * (n + m))
+        # blocks of rows bound the working memory (stacked, sorted and argsorted copies of the samples) to a few
+        # MB whatever the number of metrics; rows are judged independently, so the results do not change
+        blocks = -(-len(group) // max(_BLOCK_ROWS, _BLOCK_POINTS // (n + m)))
+        size = -(-len(group) // blocks)  # balanced, so that no block falls below the compiled kernels' threshold
+        for lo in range(0, len(group), size):
+            _judge_block(group[lo:lo + size], prepared, plist, baselines, canaries, jit, out)
     return out  # type: ignore[return-value]
+
+
+_BLOCK_POINTS = 2 * _pairwise.JIT_MIN_POINTS
+_BLOCK_ROWS = 64
+
+
+def _judge_block(idx: list[int], prepared: list[tuple[Prepared, Prepared]], plist: list[JudgeParams], baselines,
+                 canaries, jit, out: list[Judgement | None]) -> None:
+    """Judge the metrics ``idx`` (one shape, one confidence level) into ``out``."""
+    x = np.stack([prepared[i][1].values for i in idx])
+    y = np.stack([prepared[i][0].values for i in idx])
+    orders = None
+    if jit is not None and any(plist[i].options.get("autocorrelation", True) for i in idx):
+        # the rank autocorrelation needs each value's rank in time order: sort by an argsort
+        orders = np.argsort(x, axis=1), np.argsort(y, axis=1)
+        xs, ys = np.take_along_axis(x, orders[0], 1), np.take_along_axis(y, orders[1], 1)
+    else:
+        xs, ys = np.sort(x, axis=1), np.sort(y, axis=1)
+    same = (xs == ys).all(axis=1) if xs.shape == ys.shape else np.zeros(len(idx), bool)
+    single = np.minimum(xs[:, 0], ys[:, 0]) == np.maximum(xs[:, -1], ys[:, -1])
+    test = ~(same | single)
+    for r in np.flatnonzero(~test):
+        i = idx[r]
+        out[i] = shortcut(prepared[i][0].values, prepared[i][1].values, plist[i], _base(*prepared[i]))
+    rows = np.flatnonzero(test)
+    if rows.size:
+        sel = [idx[r] for r in rows]
+        if rows.size == len(idx):
+            rows = slice(None)  # every row: views, not copies
+        try:
+            res = _judge_group(x[rows], y[rows], xs[rows], ys[rows],
+                               None if orders is None else (orders[0][rows], orders[1][rows]),
+                               [plist[i] for i in sel], [counts(*prepared[i]) for i in sel])
+        except Exception:  # fall back to one metric at a time, so that a failure stays with its metric
+            res = [judge(baselines[i], canaries[i], plist[i]) for i in sel]
+        for i, j in zip(sel, res):
+            out[i] = j
 
 
 def _prepare_all(baselines, canaries, plist: list[JudgeParams]) -> list[tuple[Prepared, Prepared]]:

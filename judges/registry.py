@@ -44,12 +44,16 @@ class JudgePlugin:
     judge_many : callable, optional
         ``judge_many(baselines, canaries, params) -> list[Judgement]``, equal metric by metric to ``judge``;
         the pipeline uses it for groups of metrics (the per-call overhead dominates at Prometheus sizes).
+    paired : bool
+        The judge compares the two scopes timestamp by timestamp: the pipeline matches their timestamps and adds
+        the matched values to ``params.options`` (``analysis.series.Alignment.options``).
     """
 
     name: str
     judge: JudgeFn
     options: type = NoOptions
     judge_many: BatchFn | None = None
+    paired: bool = False
 
     def parse_options(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """``raw`` checked against the options class (the judge applies the defaults of what is not given).

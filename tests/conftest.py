@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from servers import datasets  # noqa: E402
+from servers.dask_cluster import DaskCluster  # noqa: E402
 from servers.haproxy import binary as haproxy_binary  # noqa: E402
 from servers.prometheus import PrometheusServer, Sample, binaries, openmetrics  # noqa: E402
 
@@ -67,3 +68,21 @@ def prometheus_factory(tmp_path):
     yield make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A real ``dask scheduler`` with two single-threaded ``dask worker`` processes on 127.0.0.1."""
+    pytest.importorskip("distributed")
+    with tempfile.TemporaryDirectory(prefix="canary-dask-") as d:
+        with DaskCluster(Path(d), workers=2) as cluster:
+            yield cluster
+
+
+@pytest.fixture(scope="session")
+def history_prometheus():
+    """A Prometheus holding two days of ``servers.datasets.history()``: two stable groups, one point a minute."""
+    require_prometheus()
+    with tempfile.TemporaryDirectory(prefix="canary-prom-history-") as d:
+        with PrometheusServer(Path(d), openmetrics(datasets.history(48.0))) as server:
+            yield server

@@ -54,11 +54,21 @@ def test_analysis_public_names_exist():
 
 
 def test_import_judges_and_help_stay_light():
-    code = ("import sys, judges, analysis.cli; "
-            "print(','.join(m for m in ('matplotlib', 'jinja2', 'pandas', 'prometheus_api_client') "
-            "if m in sys.modules))")
+    code = ("import sys, judges, analysis, analysis.cli, analysis.cli.cmd_backtest, analysis.runs.backtest; "
+            "print(','.join(m for m in ('matplotlib', 'jinja2', 'pandas', 'prometheus_api_client', 'numba', "
+            "'dask', 'distributed', 'pyarrow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"heavy modules imported eagerly: {out}"
+
+
+def test_canary_help_loads_no_heavy_module():
+    code = ("import sys; from analysis.cli import main; sys.argv = ['canary', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('LOADED', ','.join(m for m in ('numba', 'matplotlib', 'dask', 'distributed', 'pandas', 'scipy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "backtest" in out
+    assert out.strip().endswith("LOADED"), out.strip().splitlines()[-1]
 
 
 def test_nothing_below_the_cli_imports_it():

@@ -17,6 +17,7 @@ from analysis.errors import CanaryError
 # command name -> "module:attribute"
 COMMANDS: dict[str, str] = {
     "analyze": "analysis.cli.cmd_analyze:analyze",
+    "backtest": "analysis.cli.cmd_backtest:backtest",
     "validate": "analysis.cli.cmd_analyze:validate",
     "demo": "analysis.cli.cmd_analyze:demo",
     "report": "analysis.cli.cmd_report:report",
@@ -31,6 +32,7 @@ COMMANDS: dict[str, str] = {
 }
 _HELP: dict[str, str] = {
     "analyze": "Judge baseline against canary and print the verdict.",
+    "backtest": "Replay a history of two stable groups: false-alarm and detection rates of a config (Dask).",
     "validate": "Check a config file and print what it defines.",
     "demo": "Run the two embedded demo scenarios (healthy and regression).",
     "report": "Render a saved JSON result as a self-contained HTML report, Markdown summary or JUnit XML.",

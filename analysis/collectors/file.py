@@ -187,23 +187,144 @@ def read_frame(path: str | Path):
     return out, meta
 
 
+def _fast_csv(path: Path, skipped: int) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(metric codes, metric names, scope codes (0 baseline, 1 canary), timestamps, values)`` of a plain CSV
+    (exact header, epoch-second timestamps, clean names), parsed without Python work per row: by pyarrow when it is
+    installed, else by pandas' C parser with typed columns. None when the file needs the validating reader (ISO
+    timestamps, stray spaces, an unknown scope, a bad value...), which then finds and names the problem."""
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:
+        return _fast_csv_pandas(path, skipped)
+    text = pa.dictionary(pa.int32(), pa.string())
+    # small blocks: the reader's working memory grows with the block size (about 30x it), not with the file
+    options = dict(read_options=pacsv.ReadOptions(skip_rows=skipped, block_size=1 << 18),
+                   convert_options=pacsv.ConvertOptions(
+                       column_types={"metric": text, "scope": text, "timestamp": pa.float64(),
+                                     "value": pa.float64()},
+                       null_values=sorted(_NAN_WORDS), strings_can_be_null=False, include_columns=list(COLUMNS)))
+    names: dict[str, int] = {}
+    # room for the most rows the file can hold (a row is at least "m,canary,1,\n"); pages never written are
+    # never resident, so this costs address space, not memory, and nothing is concatenated or copied later
+    room = path.stat().st_size // 11 + 1
+    out: tuple[np.ndarray, ...] = (np.empty(room, np.int32), np.empty(room, np.int8), np.empty(room, np.float64),
+                                   np.empty(room, np.float64))
+    n = 0
+    try:
+        for batch in pacsv.open_csv(path, **options):  # batch by batch: the parsed table never exists whole
+            size = batch.num_rows
+            if batch.column(2).null_count or n + size > room:
+                return None
+            for target, column in zip(out, batch.columns):
+                _fill(target[n:n + size], column, names if target.dtype == np.int32 else None)
+            n += size
+    except (pa.ArrowException, KeyError, ValueError, OSError):
+        return None
+    if n == 0 or (out[1][:n] < 0).any():
+        return None  # no rows, or an unknown scope: the validating reader says which line
+    return out[0][:n], list(names), out[1][:n], out[2][:n], out[3][:n]
+
+
+def _fill(target: np.ndarray, column: Any, names: dict[str, int] | None) -> None:
+    """Write one batch's column into ``target``, read straight from the buffers (pyarrow's own conversion imports
+    pandas): metric names as codes into ``names`` (shared by all batches), scopes as 0 (baseline), 1 (canary) or
+    -1 (anything else), numbers with nulls as NaN."""
+    import pyarrow.compute as pc
+
+    if hasattr(column, "indices"):
+        words = [str(v) for v in column.dictionary.to_pylist()]
+        if names is None:
+            lut = np.array([SCOPES.index(w) if w in SCOPES else -1 for w in words], dtype=np.int8)
+        else:
+            lut = np.array([names.setdefault(w, len(names)) for w in words], dtype=np.int32)
+        indices = column.indices
+        if len(indices):
+            codes = np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices) + indices.offset)
+            np.take(lut, codes[indices.offset:], out=target)
+        return
+    if column.null_count:
+        column = pc.fill_null(column, float("nan"))
+    target[:] = np.frombuffer(column.buffers()[1], dtype=np.float64,
+                              count=len(column) + column.offset)[column.offset:]
+
+
+def _fast_csv_pandas(path: Path, skipped: int) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray,
+                                                         np.ndarray] | None:
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, skiprows=skipped, usecols=list(COLUMNS), keep_default_na=False,
+                         na_values={"value": sorted(_NAN_WORDS)},
+                         dtype={"metric": "category", "scope": "category", "timestamp": "float64",
+                                "value": "float64"})
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError):
+        return None
+    if df.empty:
+        return None
+    codes, uniques = pd.factorize(df["metric"])  # codes in order of first appearance, as pyarrow's dictionary
+    scope = df["scope"].cat
+    scope_codes = _scope_codes([str(c) for c in scope.categories], scope.codes.to_numpy())
+    if scope_codes is None:
+        return None
+    return codes, [str(u) for u in uniques], scope_codes, df["timestamp"].to_numpy(), df["value"].to_numpy()
+
+
+def _scope_codes(words: list[str], codes: np.ndarray) -> np.ndarray | None:
+    if not set(words) <= set(SCOPES) or (codes < 0).any():
+        return None
+    return np.array([SCOPES.index(w) for w in words], dtype=np.int8)[codes]
+
+
 class FileCollector:
-    """Serves metrics from a recorded data file (CSV or Parquet), read and validated once."""
+    """Serves metrics from a recorded data file (CSV or Parquet), read and validated once.
+
+    The samples are kept as two arrays sorted by metric, scope and time, so a window of a series is a slice
+    (binary search) and a view, not a copy: one file serves many windows (``canary backtest``) cheaply. The arrays
+    are read-only.
+    """
 
     def __init__(self, path: str | Path):
         self.path = str(path)
-        self.frame, self.metadata = read_frame(path)
-        self._groups = {key: g for key, g in self.frame.groupby(["metric", "scope"], sort=False)}
+        columns = None
+        p = Path(path)
+        if p.suffix.lower() not in (".parquet", ".pq") and p.is_file():  # FIFOs and devices: the bounded reader
+            header = _header_text(p)
+            if header is not None:
+                self.metadata, skipped = _read_metadata(p, header)
+                columns = _fast_csv(p, skipped)
+            # anything the fast path does not vouch for goes to the validating reader, which names the problem
+            if columns is not None and not (_clean_names(columns[1]) and _plain_times(columns[3])):
+                columns = None
+        if columns is None:
+            frame, self.metadata = read_frame(path)
+            import pandas as pd
+
+            codes, uniques = pd.factorize(frame["metric"])
+            scope = np.where(frame["scope"].to_numpy() == SCOPES[0], 0, 1).astype(np.int8)
+            columns = (codes, [str(u) for u in uniques], scope, frame["timestamp"].to_numpy(dtype=float),
+                       frame["value"].to_numpy(dtype=float))
+        codes, self._names, scope, ts, values = columns
+        self._timestamps, self._values, self._groups = _index(np.asarray(codes), self._names, np.asarray(scope),
+                                                              np.asarray(ts, dtype=float),
+                                                              np.asarray(values, dtype=float))
+        if _has_duplicates(self._timestamps, self._groups):
+            read_frame(path)  # raises the duplicate-row error naming the lines
+            raise DataError(f"{self.path}: duplicate rows (same metric, scope and timestamp)")
+        self._window = self._recorded_window()
 
     def check(self) -> None:  # the file was validated on load
         return None
 
     def window(self) -> Window:
         """The recorded window if the file says so, else the span of its timestamps."""
-        import pandas as pd
+        return self._window
 
+    def _recorded_window(self) -> Window:
         w = self.metadata.get("window")
         if isinstance(w, dict) and "start" in w and "end" in w:
+            import pandas as pd
+
             def instant(key: str) -> float:  # epoch seconds like the timestamp column; pd.Timestamp(10) is 10 ns
                 v = w[key]
                 try:
@@ -220,11 +341,21 @@ class FileCollector:
             if end < start:
                 raise DataError(f"{self.path}: metadata window: end is before start")
             return Window(start, end)
-        ts = self.frame["timestamp"].to_numpy()
-        return Window(float(ts.min()), float(ts.max()))
+        return Window(float(self._timestamps.min()), float(self._timestamps.max()))
+
+    @property
+    def frame(self):
+        """The samples as a frame (``metric, scope, timestamp, value``), sorted by metric, scope and time."""
+        import pandas as pd
+
+        keys = sorted(self._groups.items(), key=lambda kv: kv[1][0])
+        sizes = [hi - lo for _, (lo, hi) in keys]
+        return pd.DataFrame({"metric": np.repeat([m for (m, _), _ in keys], sizes),
+                             "scope": np.repeat([s for (_, s), _ in keys], sizes),
+                             "timestamp": self._timestamps, "value": self._values})
 
     def metric_names(self) -> list[str]:
-        return list(dict.fromkeys(self.frame["metric"]))
+        return list(self._names)
 
     def _recorded(self, key: str, metric: str, scope: str, default: Any) -> Any:
         """Per-metric, per-scope metadata a recording carries (queries, labels, gap counts)."""
@@ -237,18 +368,17 @@ class FileCollector:
         query = self._recorded("queries", metric, scope, "")
         labels = self._recorded("labels", metric, scope, {})
         # gap counts describe the recorded window; a narrower replay window cannot attribute them
-        whole = window is None or (window.start <= self.window().start and window.end >= self.window().end)
+        whole = window is None or (window.start <= self._window.start and window.end >= self._window.end)
         missing = self._recorded("missing", metric, scope, 0) if whole else 0
-        g = self._groups.get((metric, scope))
-        if g is None:
+        span = self._groups.get((metric, scope))
+        if span is None:
             return Series(np.zeros(0), np.zeros(0), query, labels)
-        ts = g["timestamp"].to_numpy()
-        vs = g["value"].to_numpy()
-        if window is not None:
-            keep = (ts >= window.start) & (ts <= window.end)
-            ts, vs = ts[keep], vs[keep]
-        order = np.argsort(ts, kind="stable")
-        return Series(ts[order], vs[order], query, labels, missing)
+        lo, hi = span
+        if window is not None and not (window.start <= self._timestamps[lo] and self._timestamps[hi - 1] <= window.end):
+            ts = self._timestamps[lo:hi]
+            lo, hi = lo + int(np.searchsorted(ts, window.start, "left")), \
+                lo + int(np.searchsorted(ts, window.end, "right"))
+        return Series(self._timestamps[lo:hi], self._values[lo:hi], query, labels, missing)
 
     def collect(self, metrics: Sequence[MetricConfig], window: Window | None) -> dict[str, SamplePair]:
         notes = self.metadata.get("notes", {})
@@ -257,6 +387,70 @@ class FileCollector:
                                    self.series(m.name, "canary", window),
                                    notes=tuple(str(n) for n in notes.get(m.name, ()) or ()))
                 for m in metrics}
+
+
+def _clean_names(names: list[str]) -> bool:
+    # a leading quote may escape a spreadsheet formula (record writes '=...): the validating reader unescapes it
+    return all(n and n == n.strip() and not n.startswith("'") for n in names) and len(set(names)) == len(names)
+
+
+def _plain_times(ts: np.ndarray) -> bool:
+    """Finite epoch seconds in range (epoch milliseconds and overflows go to the validating reader's error)."""
+    return bool(np.isfinite(ts).all()) and bool((np.abs(ts) < MAX_EPOCH_S).all())
+
+
+def _has_duplicates(ts: np.ndarray, groups: dict[tuple[str, str], tuple[int, int]]) -> bool:
+    """Two samples of one series at the same time (each series' timestamps are sorted)."""
+    return any(hi - lo > 1 and bool((ts[lo + 1:hi] == ts[lo:hi - 1]).any()) for lo, hi in groups.values())
+
+
+def _header_text(p: Path, limit: int = 64 << 20) -> str | None:
+    """The leading ``#`` lines of a CSV file (its metadata), or None when they are not UTF-8 or too long."""
+    out, size = [], 0
+    try:
+        with p.open("r", encoding="utf-8") as f:
+            for line in f:
+                if not line.startswith("#"):
+                    break
+                size += len(line)
+                if size > limit:
+                    return None
+                out.append(line)
+    except (UnicodeDecodeError, OSError):
+        return None
+    return "".join(out)
+
+
+def _times_ascend(ts: np.ndarray, change: np.ndarray, block: int = 1 << 20) -> bool:
+    """Whether ``ts`` ascends within every run between the ``change`` points (a block at a time: no copy of ts)."""
+    for lo in range(0, ts.size - 1, block):
+        hi = min(lo + block, ts.size - 1)
+        if ((ts[lo + 1:hi + 1] < ts[lo:hi]) & ~change[lo:hi]).any():
+            return False
+    return True
+
+
+def _index(codes: np.ndarray, names: list[str], scope: np.ndarray, ts: np.ndarray,
+           values: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[tuple[str, str], tuple[int, int]]]:
+    """Timestamps and values sorted by (metric, scope, time) (stable: equal times keep the file's order), and each
+    series' slice. A file written grouped and in time order, as the recorder writes it, is not sorted again."""
+    key = codes.astype(np.int64 if len(names) >= 1 << 30 else np.int32) * 2 + scope
+    change = key[1:] != key[:-1]
+    starts = np.flatnonzero(change) + 1
+    firsts = key[np.concatenate(([0], starts))]
+    in_order = np.unique(firsts).size == firsts.size and _times_ascend(ts, change)
+    del change
+    if not in_order:
+        order = np.lexsort((ts, key))
+        key, ts, values = key[order], ts[order], values[order]
+        starts = np.flatnonzero(key[1:] != key[:-1]) + 1
+        firsts = key[np.concatenate(([0], starts))]
+    bounds = np.concatenate(([0], starts, [key.size])).tolist()
+    groups = {(names[int(k) // 2], SCOPES[int(k) % 2]): (bounds[i], bounds[i + 1]) for i, k in enumerate(firsts)}
+    ts, values = np.ascontiguousarray(ts, dtype=float), np.ascontiguousarray(values, dtype=float)
+    ts.flags.writeable = False
+    values.flags.writeable = False
+    return ts, values, groups
 
 
 def open_file(config: CanaryConfig, options: Mapping[str, Any]) -> FileCollector:

@@ -32,7 +32,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -46,7 +46,7 @@ from analysis._http import display_url
 from analysis.config import CanaryConfig, MetricConfig, PrometheusSettings
 from analysis.errors import CollectorError, ConfigError, read_secret
 from analysis.series import SCOPES, SOURCE_WARNING, SamplePair, Series, Window
-from analysis.collectors import promql
+from analysis.collectors import _ranges, promql
 
 __all__ = ["PrometheusCollector", "display_url"]
 
@@ -248,11 +248,17 @@ class PrometheusCollector:
                breaker: _Breaker) -> tuple[Series, str | None, tuple[str, ...]]:
         """One scope: (series, error, notes). Never raises, so one metric cannot stop the others."""
         try:
-            data, warnings = self._api("/api/v1/query_range", {"query": query, **grid.params()}, breaker)
-            if not isinstance(data, dict) or "result" not in data:
-                raise _FetchError(f"malformed response from {self._where}: no data.result")
-            series, note = _to_series(data["result"], grid, query, aggregate)
-            notes = tuple(f"{SOURCE_WARNING}{w}" for w in warnings) + ((note,) if note else ())
+            # past Prometheus' 11,000 points per series: consecutive sub-ranges of the grid, stitched (_ranges)
+            parts, warnings = [], []
+            for start_ms, n in _ranges.split(*astuple(grid)):
+                part = _Grid(start_ms, grid.step_ms, n)
+                data, said = self._api("/api/v1/query_range", {"query": query, **part.params()}, breaker)
+                if not isinstance(data, dict) or "result" not in data:
+                    raise _FetchError(f"malformed response from {self._where}: no data.result")
+                parts.append(data["result"])
+                warnings.extend(said)
+            series, note = _to_series(_ranges.stitch(parts), grid, query, aggregate)
+            notes = tuple(f"{SOURCE_WARNING}{w}" for w in dict.fromkeys(warnings)) + ((note,) if note else ())
             return series, None, notes
         except _FetchError as e:
             return Series.empty(query), self._mask(str(e)), ()

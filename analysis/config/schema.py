@@ -310,10 +310,13 @@ def in_document_order(doc: Any, errors: Sequence[str], source: str) -> list[str]
 
 
 def config_error(errors: Sequence[str], source: str) -> ConfigError:
-    """One ``ConfigError`` for all errors: the line itself for one, else ``source: N errors`` and a line each."""
+    """One ``ConfigError`` for all errors, on one line: the error itself for one, else
+    ``source: N errors: key: message | key: message | ...``."""
     if len(errors) == 1:
         return ConfigError(errors[0])
-    return ConfigError(f"{source}: {len(errors)} errors\n" + "\n".join(errors))
+    prefix = f"{source}: "
+    parts = [e[len(prefix):] if e.startswith(prefix) else e for e in errors]
+    return ConfigError(f"{source}: {len(errors)} errors: " + " | ".join(parts))
 
 
 __all__ = ["SCHEMA_PATH", "config_error", "in_document_order", "key_path", "metric_labels", "schema",

@@ -1,0 +1,1 @@
+"""One library entry point per job (``analysis.runs.backtest``, ...): config + source in, a result out."""

@@ -13,7 +13,8 @@ DEMO = REPO / "fixtures" / "demo"
 
 
 def test_the_notebooks_exist():
-    assert {p.name for p in NOTEBOOKS} >= {"explore_result.ipynb", "tune_config.ipynb", "analyze_recording.ipynb"}
+    assert {p.name for p in NOTEBOOKS} >= {"analyze_recording.ipynb", "backtest.ipynb", "explore_result.ipynb",
+                                           "tune_config.ipynb"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

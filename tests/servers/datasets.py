@@ -85,3 +85,16 @@ def bench(metrics: int = 100, points: int = 360, spacing: float = 10.0) -> list[
     ts = T0 + spacing * np.arange(points)
     return [Sample(f"bench_metric_{i}", {"version": v}, ts, _latency(rng, ts))
             for i in range(metrics) for v in ("v1", "v2")]
+
+
+def history(hours: float = 48.0) -> list[Sample]:
+    """``fixtures/generate_history.py``'s two stable groups as gauges ``bt_<metric>{group}``, one point a minute
+    (what ``fixtures/backtest/canary.yaml`` queries): days of A/A history to backtest."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "fixtures" / "generate_history.py"
+    spec = importlib.util.spec_from_file_location("generate_history", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [Sample(f"bt_{name}", {"group": group}, ts, values) for name, group, ts, values in module.history(hours)]

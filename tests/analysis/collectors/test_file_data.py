@@ -118,3 +118,36 @@ def test_a_recorded_window_in_epoch_seconds_is_read_as_seconds(tmp_path):
     c = FileCollector(write(tmp_path, '# canary: {"window": {"start": 1704067200, "end": 1704070800}}\n'
                             + HEADER + "lat,canary,1704067260,2\n"))
     assert (c.window().start, c.window().end) == (1704067200.0, 1704070800.0)
+
+
+@pytest.mark.parametrize("body", [
+    HEADER + "b,canary,3,1.5\na,baseline,2,NaN\na,baseline,1,\nb,canary,1,inf\na,canary,1,-2e3\nb,canary,2,7\n",
+    HEADER + "a,baseline,1,1\na,baseline,2,2\na,canary,1,3\nb,baseline,5,null\n",
+    '# canary: {"notes": {}}\n' + HEADER + '"x,y",canary,1,1\n"x,y",baseline,1,None\n',
+    HEADER + "a, baseline, 1, 2\na,canary,2024-01-01T00:00:00Z,3\n",
+])
+@pytest.mark.parametrize("engine", ["pyarrow", "pandas"])
+def test_the_fast_readers_agree_with_the_validating_one(tmp_path, monkeypatch, body, engine):
+    import analysis.collectors.file as file
+
+    p = write(tmp_path, body)
+    if engine == "pandas":
+        monkeypatch.setattr(file, "_fast_csv", lambda path, skipped: file._fast_csv_pandas(path, skipped))
+    fast = FileCollector(p)
+    monkeypatch.setattr(file, "_fast_csv", lambda path, skipped: None)
+    slow = FileCollector(p)
+    assert fast.metric_names() == slow.metric_names() and fast.window() == slow.window()
+    for name in slow.metric_names():
+        for scope in ("baseline", "canary"):
+            a, b = fast.series(name, scope), slow.series(name, scope)
+            assert a.timestamps.tolist() == b.timestamps.tolist()
+            np.testing.assert_array_equal(a.values, b.values)
+    frame, _ = file.read_frame(p)
+    assert len(fast.frame) == len(frame)
+
+
+def test_series_are_read_only_views(tmp_path):
+    c = FileCollector(write(tmp_path, HEADER + "a,baseline,1,1\na,baseline,2,2\n"))
+    s = c.series("a", "baseline")
+    with pytest.raises(ValueError):
+        s.values[0] = 5.0

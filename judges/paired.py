@@ -1,0 +1,265 @@
+"""The ``paired`` judge: canary against baseline on the same timestamps, robust to autocorrelation and mid-window change.
+
+Baseline and canary replicas sit behind one load balancer and are scraped at the same instants, so most of their
+movement is shared (traffic mix, load, a slow dependency). Pairing removes it before any inference: per timestamp,
+``d_t = log(canary_t) - log(baseline_t)`` when every value is positive (the effect is a ratio, ``exp(mean d)``),
+else ``d_t = canary_t - baseline_t`` (the effect is a difference).
+
+The judge takes two tests of the differences, each at half the error rate ``1 - confidence`` (Bonferroni):
+
+* level: the mean of ``d`` with the EWC long-run variance on ``B = 0.4 T^(2/3)`` cosines and a Student t on ``B``
+  degrees of freedom (``judges._har``; Lazarus, Lewis, Stock and Watson 2018), giving the interval;
+* change: the CUSUM of ``d`` scaled by the residual EWC variance, against its simulated fixed-b null; when it
+  rejects, the interval of the points after the change is judged too, so a regression that starts mid-window is
+  not diluted by the points before it.
+
+With fewer than ``MIN_CHANGE`` pairs only the level test runs, at the whole error rate. Either interval goes through
+the shared decision rule (:func:`judges._decision.decide`), labelled with the confidence it was computed at.
+
+The arrays must be aligned by timestamp, never by position: ``analysis.pipeline`` matches the timestamps of the two
+scopes and passes the matched values as ``options["paired_baseline"]`` / ``options["paired_canary"]`` (with
+``paired_timestamps``, ``unmatched_baseline``, ``unmatched_canary``); the positional ``baseline`` and ``canary`` are
+the scopes' full samples. With no alignment, or when fewer than ``MIN_PAIRS`` timestamps (or fewer than half the
+points of the shorter side) match, the judge falls back to the unpaired ``mann-whitney`` judge on the full samples
+and says why in the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+from scipy.stats import t as student_t
+
+from judges import mann_whitney
+from judges._decision import decide, error
+from judges._paired_data import Differences, differences, matched_share
+from judges._har import ChangePoint, change_point, ewc_bandwidth, ewc_lrv, null_draws, phi_key, quantile, tail_p
+from judges.registry import JudgePlugin
+from judges._types import Classification, EffectMeasure, Judgement, JudgeParams, Statistics
+from judges.autocorrelation import lag1
+from judges.effect_size import cles, mean_ratio
+
+__all__ = ["MIN_CHANGE", "MIN_PAIRS", "PLUGIN", "PairedTest", "judge", "paired_test"]
+
+MIN_PAIRS = 3  # two degrees of freedom at least; below that an interval is all width
+MIN_SHARE = 0.5  # pairing that would drop more than half the shorter side loses to the unpaired test on all of it
+MIN_CHANGE = 10  # the change test needs points on both sides of a split
+POWER = 0.8  # for the minimum detectable effect
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PairedTest:
+    """The two tests on the differences ``d`` (no decision).
+
+    ``estimate``/``lower``/``upper``: mean of ``d`` and its interval at ``confidence``; ``se`` its standard error
+    ``sqrt(omega / n)``; ``df`` the degrees of freedom (cosines); ``p_level`` the two-sided t p-value;
+    ``change``/``p_change`` the change test (None / NaN when ``n < MIN_CHANGE``); ``post_*`` the interval of the
+    points after the change at ``confidence``; ``p_value`` the Bonferroni combination ``min(1, 2 min(p_level,
+    p_change))`` (``p_level`` alone without a change test).
+    """
+
+    n: int
+    df: int
+    estimate: float
+    se: float
+    lower: float
+    upper: float
+    confidence: float
+    critical_value: float
+    p_level: float
+    phi_level: float
+    change: ChangePoint | None
+    p_change: float
+    phi_change: float
+    post_estimate: float
+    post_lower: float
+    post_upper: float
+    p_value: float
+
+    def mde(self, power: float = POWER) -> float:
+        """Smallest mean difference the level test detects with probability ``power``: ``(t_{1-a/2} + t_power) se``."""
+        return (self.critical_value + float(student_t.ppf(power, self.df))) * self.se
+
+
+def _phi(u: np.ndarray) -> float:
+    """Bias-corrected lag-1 autocorrelation of a residual series (0 below ``autocorrelation.MIN_POINTS``)."""
+    phi, n = lag1([u])
+    return phi if n else 0.0
+
+
+def paired_test(d: np.ndarray, confidence: float) -> PairedTest:
+    """Level and change tests of the differences ``d`` (time order, finite, at least ``MIN_PAIRS``).
+
+    Critical values and p-values are the more conservative of the fixed-b reference (Student t on ``B``; the
+    change statistic under independent noise) and the same statistics simulated under AR(1) noise at the
+    residuals' bias-corrected lag-1 autocorrelation, rounded up (``judges._har.null_draws``): at 30-60 points
+    and an autocorrelation of 0.8 the fixed-b reference alone is several times too liberal at the small levels a
+    multiplicity step asks for (Gonçalves and Vogelsang 2011, Econometric Theory 27, on bootstrapping HAR tests).
+    """
+    x = np.asarray(d, dtype=float)
+    n = x.size
+    b = ewc_bandwidth(n)
+    alpha = 1.0 - confidence
+    split = n >= MIN_CHANGE
+    level_conf = 1.0 - (alpha / 2 if split else alpha)
+    mean = float(x.mean())
+    se = math.sqrt(max(ewc_lrv(x, b), 0.0) / n)
+    t = abs(mean) / se if se > 0 else (math.inf if mean != 0 else 0.0)
+    phi_level = phi_key(_phi(x - mean))
+    t_null = null_draws(n, b, phi_level)[0]
+    q = max(float(student_t.isf((1 - level_conf) / 2, b)), quantile(t_null, level_conf))
+    p_level = max(float(2 * student_t.sf(t, b)), tail_p(t_null, t)) if math.isfinite(t) else 0.0
+    nan = math.nan
+    change, p_change, post, phi_change = None, nan, (nan, nan, nan), nan
+    if split:
+        change = change_point(x, b)
+        phi_change = phi_key(_phi(np.concatenate([x[:change.index] - change.before,
+                                                  x[change.index:] - change.after])))
+        p_change = max(tail_p(null_draws(n, b, 0.0)[1], change.statistic),
+                       tail_p(null_draws(n, b, phi_change)[1], change.statistic))
+        # the points after the change, at the autocorrelation of the residuals around the two segment means (the
+        # step itself inflates the whole series' autocorrelation)
+        q_post = max(float(student_t.isf((1 - level_conf) / 2, b)),
+                     quantile(null_draws(n, b, phi_change)[0], level_conf))
+        post_se = math.sqrt(max(change.omega, 0.0) / (n - change.index))
+        post = (change.after, change.after - q_post * post_se, change.after + q_post * post_se)
+    p = min(1.0, 2 * min(p_level, p_change)) if split else p_level
+    return PairedTest(n, b, mean, se, mean - q * se, mean + q * se, level_conf, q, p_level, phi_level, change,
+                      p_change, phi_change, *post, p)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}" if math.isfinite(v) else str(v)
+
+
+def _pct(confidence: float) -> str:
+    return f"{confidence * 100:.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def _fallback(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams, why: str,
+              extra: dict[str, float]) -> Judgement:
+    """The unpaired ``mann-whitney`` judgement on the full samples, saying why pairing was not possible."""
+    j = mann_whitney.judge(baseline, canary, params)
+    reason = f"judged unpaired (mann-whitney) because {why}" + (f": {j.reason}" if j.reason else "")
+    stats = dataclasses.replace(j.statistics, extra={**j.statistics.extra, **extra, "paired": 0.0})
+    return dataclasses.replace(j, reason=reason, statistics=stats)
+
+
+def _effect(diff: Differences, estimate: float, params: JudgeParams) -> float:
+    if params.effect_size.measure is EffectMeasure.CLES:
+        return cles(diff.baseline, diff.canary)
+    if diff.log:
+        return math.exp(estimate)
+    # a ratio of means says "higher" (> 1) exactly when the mean difference does only if both means are positive
+    if not (diff.baseline.mean() > 0 and diff.canary.mean() > 0):
+        return math.nan
+    return mean_ratio(diff.baseline, diff.canary)
+
+
+def _extra(diff: Differences, test: PairedTest, opts: dict[str, Any]) -> dict[str, float]:
+    out: dict[str, float] = {
+        **diff.counts, "paired": 1.0, "log_ratio": float(diff.log), "n_pairs": float(test.n),
+        "unmatched_baseline": float(opts.get("unmatched_baseline", 0)),
+        "unmatched_canary": float(opts.get("unmatched_canary", 0)),
+        "df": float(test.df), "se": test.se, "critical_value": test.critical_value, "p_level": test.p_level,
+        "p_change": test.p_change, "autocorrelation": test.phi_level,
+        "ci_confidence": test.confidence}
+    mde = test.mde()
+    out["mde"] = math.expm1(mde) if diff.log else mde  # a relative change for ratios, as the rank judges report it
+    if diff.log:
+        out.update(ratio=math.exp(test.estimate), ratio_lower=math.exp(test.lower), ratio_upper=math.exp(test.upper))
+    if test.change is not None:
+        c = test.change
+        out.update(change_statistic=c.statistic, change_autocorrelation=test.phi_change, change_index=float(c.index), change_before=c.before,
+                   change_after=c.after, post_lower=test.post_lower, post_upper=test.post_upper)
+        ts = diff.timestamps
+        if ts is not None and 0 < c.index < ts.size:
+            out["change_at"] = float(ts[c.index])
+    return out
+
+
+def _decide(params: JudgeParams, stats: Statistics, diff: Differences, test: PairedTest, what: str) -> Judgement:
+    """The shared rule on one interval, labelled with the confidence it has; the ratio added for log scales."""
+    j = decide(dataclasses.replace(params, confidence=test.confidence), stats, what)
+    bound = j.statistics.extra.get("bound", math.nan)
+    # the report draws the interval against this band (on the decision scale: log ratio or difference)
+    more = {"allowed_effect": bound, "band_lower": -bound, "band_upper": bound, "reference": 0.0}
+    note = f"; {test.n} timestamp pairs"
+    unmatched = int(stats.extra.get("unmatched_baseline", 0) + stats.extra.get("unmatched_canary", 0))
+    if unmatched:
+        note += f" ({unmatched} unmatched points left out)"
+    if diff.log:
+        lo, hi, est = stats.ci_lower, stats.ci_upper, stats.estimate
+        note = (f"; ratio x{_fmt(math.exp(est))} ({_pct(test.confidence)} CI x{_fmt(math.exp(lo))} to "
+                f"x{_fmt(math.exp(hi))})" + note)
+        if math.isfinite(bound):
+            more.update(allowed_ratio_upper=math.exp(bound), allowed_ratio_lower=math.exp(-bound))
+    stats = dataclasses.replace(j.statistics, extra={**j.statistics.extra, **more})
+    return dataclasses.replace(j, reason=j.reason + note, statistics=stats)
+
+
+def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judgement:
+    """Judge one metric on timestamp-paired differences (see the module docstring for the rule).
+
+    Parameters
+    ----------
+    baseline, canary : 1-D array_like
+        The scopes' full samples, used for the unpaired fall-back.
+    params : JudgeParams
+        ``options["paired_baseline"]`` / ``["paired_canary"]``: the values at the timestamps both scopes have, in
+        time order (set by ``analysis.pipeline``); ``paired_timestamps``, ``unmatched_baseline`` and
+        ``unmatched_canary`` are reported. ``confidence`` is split between the level and the change test.
+
+    Returns
+    -------
+    Judgement
+        nodata when a side is empty; pass when the two sides are equal at every timestamp; otherwise high / low /
+        pass by :func:`judges._decision.decide` on the level interval, or on the post-change interval when the
+        change test rejects and the level interval does not decide. ``mann-whitney``'s judgement, with the reason
+        for the fall-back, when the timestamps do not pair.
+    """
+    mann_whitney._check(params)
+    opts = dict(params.options)
+    b_all, c_all = np.asarray(baseline, dtype=float), np.asarray(canary, dtype=float)
+    if "paired_baseline" not in opts or "paired_canary" not in opts:
+        return _fallback(b_all, c_all, params, "no timestamps were given to pair the samples on", {})
+    diff = differences(opts, params)
+    if diff.empty_side is not None:
+        return _fallback(b_all, c_all, params, f"the {diff.empty_side} has no data at the shared timestamps",
+                         {"n_pairs": 0.0})
+    share_ok, why = matched_share(diff.size, b_all, c_all, MIN_PAIRS, MIN_SHARE, opts)
+    if not share_ok:
+        return _fallback(b_all, c_all, params, why, {"n_pairs": float(diff.size)})
+    base = Statistics(n_baseline=diff.size, n_canary=diff.size, baseline_median=float(np.median(diff.baseline)),
+                      canary_median=float(np.median(diff.canary)), extra={**diff.counts, "n_pairs": float(diff.size)})
+    if np.array_equal(diff.baseline, diff.canary):
+        return Judgement(Classification.PASS, "The canary and baseline are equal at every shared timestamp",
+                         statistics=base)
+    try:
+        test = paired_test(diff.d, params.confidence)
+    except Exception as exc:  # a data problem becomes an outcome
+        return error(params, f"{type(exc).__name__}: {exc}", base)
+    what = "log ratio" if diff.log else "difference"
+    stats = dataclasses.replace(base, estimate=test.estimate, ci_lower=test.lower, ci_upper=test.upper,
+                                p_value=test.p_value, effect_size=_effect(diff, test.estimate, params),
+                                extra={**base.extra, **_extra(diff, test, opts)})
+    level = _decide(params, stats, diff, test, what)
+    if level.classification is not Classification.PASS or test.change is None \
+            or not test.p_change <= (1 - params.confidence) / 2:
+        return level
+    c = test.change
+    post = dataclasses.replace(stats, estimate=test.post_estimate, ci_lower=test.post_lower,
+                               ci_upper=test.post_upper, effect_size=_effect(diff, test.post_estimate, params))
+    where = f"after pair {c.index} of {test.n}"
+    late = _decide(params, post, diff, test, f"{what} {where}")
+    if late.classification is Classification.PASS:
+        return level
+    why = f"; a change within the window {where} (CUSUM p {test.p_change:.3g})"
+    return dataclasses.replace(late, reason=late.reason + why)
+
+
+# options: those of the unpaired fall-back (``autocorrelation``); the pipeline adds the alignment at run time
+PLUGIN = JudgePlugin("paired", judge, mann_whitney.RankOptions, paired=True)

@@ -1,0 +1,209 @@
+"""The ``paired`` judge: decisions, fall-back, change within the window, and hypothesis properties."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from _ar import ar1 as _ar1
+from judges import Classification, Direction, JudgeParams, get_judge
+from judges.paired import MIN_CHANGE, paired_test
+
+judge = get_judge("paired")
+MIRROR = {Classification.HIGH: Classification.LOW, Classification.LOW: Classification.HIGH,
+          Classification.PASS: Classification.PASS, Classification.NODATA: Classification.NODATA,
+          Classification.ERROR: Classification.ERROR}
+
+
+
+def paired(b, c, ts=None, **kw):
+    """JudgeParams carrying an alignment, as analysis.pipeline builds it."""
+    b, c = np.asarray(b, float), np.asarray(c, float)
+    ts = np.arange(b.size) * 60.0 if ts is None else ts
+    opts = {"paired_baseline": b, "paired_canary": c, "paired_timestamps": ts, "unmatched_baseline": 0,
+            "unmatched_canary": 0, **kw.pop("options", {})}
+    return JudgeParams(options=opts, **kw)
+
+
+def release(seed, n=60, shift=0.0, start=0, phi=0.5, cv=0.05):
+    """Baseline and canary sharing a strong load signal, each with its own AR noise."""
+    rng = np.random.default_rng(seed)
+    load = 0.3 * _ar1(rng, 0.95, n)
+    b = 100 * np.exp(load + cv * _ar1(rng, phi, n))
+    c = 100 * np.exp(load + cv * _ar1(rng, phi, n)) * np.where(np.arange(n) >= start, 1 + shift, 1.0)
+    return b, c
+
+
+def test_shared_load_cancels_and_a_25_percent_regression_is_high_with_its_ratio():
+    b, c = release(1, shift=0.25)
+    j = judge(b, c, paired(b, c, direction=Direction.INCREASE))
+    x = j.statistics.extra
+    assert j.classification is Classification.HIGH and x["paired"] == 1 and x["log_ratio"] == 1
+    assert x["ratio_lower"] < x["ratio"] < x["ratio_upper"] and 1.15 < x["ratio"] < 1.35
+    assert x["ci_confidence"] == pytest.approx(0.99)  # half of 1 - 0.98 for the level test, half for the change
+    assert "99% CI" in j.reason and "ratio x1." in j.reason
+    assert x["mde"] > 0 and math.isfinite(x["allowed_effect"])
+    # the unpaired rank test on the same data cannot see through the shared load
+    assert get_judge("mann-whitney")(b, c, JudgeParams(direction=Direction.INCREASE)).classification \
+        is Classification.PASS
+
+
+def test_a_step_in_the_second_half_is_found_by_the_change_test_with_its_location():
+    b, c = release(3, shift=0.3, start=40)
+    ts = 1_767_225_600.0 + 60.0 * np.arange(60)
+    j = judge(b, c, paired(b, c, ts, direction=Direction.INCREASE))
+    x = j.statistics.extra
+    assert j.classification is Classification.HIGH and "a change within the window" in j.reason
+    assert x["p_change"] <= 0.01 and abs(x["change_index"] - 40) <= 2
+    assert x["change_at"] == ts[int(x["change_index"])]
+    assert j.statistics.p_value == pytest.approx(min(1.0, 2 * min(x["p_level"], x["p_change"])))
+
+
+def test_short_windows_skip_the_change_test_and_use_the_whole_error_rate():
+    b, c = release(4, n=MIN_CHANGE - 1)
+    t = paired_test(np.log(c) - np.log(b), 0.98)
+    assert t.change is None and math.isnan(t.p_change) and t.confidence == pytest.approx(0.98)
+    assert t.p_value == t.p_level
+
+
+def test_values_at_or_below_zero_are_judged_on_plain_differences():
+    rng = np.random.default_rng(5)
+    b = rng.normal(0.0, 1.0, 40)
+    c = b + 3.0 + rng.normal(0.0, 0.2, 40)
+    j = judge(b, c, paired(b, c))
+    assert j.statistics.extra["log_ratio"] == 0 and "difference" in j.reason
+    assert j.classification is Classification.HIGH and j.statistics.estimate == pytest.approx(3.0, abs=0.2)
+
+
+def test_a_catastrophic_canary_on_three_points_is_high():
+    b = np.array([0.0011, 0.0009, 0.0010])
+    c = 13 * b * np.array([1.05, 0.97, 1.0])
+    j = judge(b, c, paired(b, c, direction=Direction.INCREASE, critical=True))
+    assert j.classification is Classification.HIGH and j.critical
+
+
+def test_nan_pairs_are_dropped_and_counted():
+    b, c = release(6, shift=0.25)
+    b[[3, 9]] = np.nan
+    c[20] = np.nan
+    j = judge(b, c, paired(b, c, direction=Direction.INCREASE))
+    x = j.statistics.extra
+    assert x["n_pairs"] == 57 and x["n_nan_baseline"] == 2 and x["n_nan_canary"] == 1
+
+
+def test_constant_ratio_is_decided_without_spread():
+    b = np.linspace(100, 140, 30)
+    j = judge(b, 1.5 * b, paired(b, 1.5 * b))
+    s = j.statistics
+    assert j.classification is Classification.HIGH and s.ci_lower == pytest.approx(s.ci_upper, abs=1e-12)
+    assert s.estimate == pytest.approx(math.log(1.5))
+
+
+# --- fall-back to the unpaired judge ----------------------------------------------------------------------------------
+
+def test_without_an_alignment_the_judge_falls_back_to_mann_whitney_and_says_so():
+    b, c = release(7, shift=0.25)
+    j = judge(b, c, JudgeParams(direction=Direction.INCREASE))
+    ref = get_judge("mann-whitney")(b, c, JudgeParams(direction=Direction.INCREASE))
+    assert j.classification is ref.classification and j.statistics.estimate == ref.statistics.estimate
+    assert j.reason.startswith("judged unpaired (mann-whitney) because no timestamps") and j.statistics.extra["paired"] == 0
+
+
+@pytest.mark.parametrize("matched, why", [(2, "only 2 timestamps pair up"), (20, "only 20 of the shorter side's 60")])
+def test_too_few_matched_timestamps_fall_back_with_the_counts(matched, why):
+    b, c = release(8)
+    j = judge(b, c, JudgeParams(options={"paired_baseline": b[:matched], "paired_canary": c[:matched],
+                                         "unmatched_baseline": 60 - matched, "unmatched_canary": 60 - matched}))
+    assert "judged unpaired (mann-whitney)" in j.reason and why in j.reason
+    assert f"{60 - matched} baseline and {60 - matched} canary points have no partner" in j.reason
+    assert j.statistics.extra["paired"] == 0 and j.statistics.extra["n_pairs"] == matched
+
+
+def test_an_all_nan_side_falls_back_and_stays_nodata():
+    b, _ = release(9)
+    c = np.full(60, np.nan)
+    j = judge(b, c, paired(b, c, critical=True))
+    assert j.classification is Classification.NODATA and j.critical and "unpaired" in j.reason
+
+
+def test_bad_options_raise_naming_the_option():
+    with pytest.raises(ValueError, match="paired_canary"):
+        judge([1.0, 2.0, 3.0], [1.0, 2.0], JudgeParams(options={"paired_baseline": [1.0, 2.0, 3.0],
+                                                                "paired_canary": [1.0, 2.0]}))
+
+
+# --- properties -------------------------------------------------------------------------------------------------------
+
+positive = st.lists(st.floats(1.0, 1000.0, allow_nan=False), min_size=MIN_CHANGE + 2, max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=positive, critical=st.booleans())
+def test_identical_series_pass(values, critical):
+    b = np.array(values)
+    j = judge(b, b.copy(), paired(b, b.copy(), critical=critical))
+    assert j.classification is Classification.PASS and not j.critical and j.reason
+
+
+def _close(j) -> bool:
+    s = j.statistics
+    bound = 0.25 * abs(s.estimate)
+    ends = [s.ci_lower - bound, s.ci_upper + bound, s.ci_lower + bound, s.ci_upper - bound]
+    if "after pair" in j.reason:  # decided on the post-change interval
+        x = s.extra
+        ends += [x["post_lower"] - bound, x["post_upper"] + bound]
+    pc = s.extra.get("p_change", math.nan)
+    return any(abs(e) < 1e-6 * (1 + abs(s.estimate)) for e in ends if math.isfinite(e)) or \
+        (math.isfinite(pc) and abs(pc - 0.01) < 1e-3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2 ** 16), shift=st.sampled_from([0.0, 0.05, 0.3, -0.3]), start=st.sampled_from([0, 30]),
+       critical=st.booleans())
+def test_swapping_sides_swaps_high_and_low(seed, shift, start, critical):
+    b, c = release(seed, shift=shift, start=start)
+    fwd, bwd = judge(b, c, paired(b, c, critical=critical)), judge(c, b, paired(c, b, critical=critical))
+    assume(not _close(fwd) and not _close(bwd))
+    assert bwd.classification is MIRROR[fwd.classification] and bwd.critical == fwd.critical
+    assert bwd.statistics.estimate == pytest.approx(-fwd.statistics.estimate, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2 ** 16), shift=st.sampled_from([0.0, 0.1, 0.3]), scale=st.floats(0.01, 100.0))
+def test_a_common_multiplicative_factor_changes_nothing(seed, shift, scale):
+    b, c = release(seed, shift=shift)
+    k = scale * np.exp(np.random.default_rng(seed + 1).normal(0, 0.5, b.size))
+    one, two = judge(b, c, paired(b, c)), judge(b * k, c * k, paired(b * k, c * k))
+    assume(not _close(one))
+    assert two.classification is one.classification
+    assert two.statistics.estimate == pytest.approx(one.statistics.estimate, abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2 ** 16), shift=st.sampled_from([0.0, 1.0, 5.0]), level=st.floats(-500.0, 500.0))
+def test_a_common_additive_signal_changes_nothing_on_differences(seed, shift, level):
+    rng = np.random.default_rng(seed)
+    b = rng.normal(0.0, 1.0, 40)  # values around 0: judged on differences
+    c = b + shift + 0.5 * rng.standard_normal(40)
+    signal = level + 50 * np.sin(np.arange(40) / 5)
+    one = judge(b, c, paired(b, c))
+    two = judge(b + signal, c + signal, paired(b + signal, c + signal, options={}))
+    assume(one.statistics.extra["log_ratio"] == 0 and two.statistics.extra["log_ratio"] == 0)
+    assume(not _close(one))
+    assert two.classification is one.classification
+    assert two.statistics.estimate == pytest.approx(one.statistics.estimate, abs=1e-8)
+
+
+# --- calibration: false alarms at the levels of a 12-metric Holm step ---------------------------------------------------
+
+@pytest.mark.parametrize("phi, n", [(0.0, 60), (0.5, 30)])
+def test_a_a_rejections_stay_near_their_level(phi, n):
+    # 250 seeded A/A series: p <= 0.05 happens ~5 % of the time (binomial sd 1.4 %); the paired test may be
+    # conservative but not liberal beyond noise
+    rng = np.random.default_rng(int(phi * 10) + n)
+    p = np.array([paired_test(0.07 * _ar1(rng, phi, n), 0.98).p_value for _ in range(250)])
+    assert (p <= 0.05).mean() <= 0.09
