@@ -351,7 +351,7 @@ def test_shell_placeholders_are_quoted(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out.txt"
     cfg_hooks = {"pre_rollout": {"run": f"printf '%s\\n' {{service}} > {out}", "shell": True}}
-    result, *_ = run(tmp_path, [], {"service": "a;touch pwned", "hooks": cfg_hooks, "steps": [100]})
+    result, *_ = run(tmp_path, ["pass"], {"service": "a;touch pwned", "hooks": cfg_hooks, "steps": [50, 100]})
     assert result.outcome is Outcome.PROMOTED
     assert out.read_text() == "a;touch pwned\n" and not (tmp_path / "pwned").exists()
 
