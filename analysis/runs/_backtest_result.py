@@ -1,9 +1,10 @@
 """The result of a backtest: release-level and per-metric false-alarm and detection rates, with intervals.
 
 A window *alarms* when the verdict would stop a canary (``fail`` or ``marginal``); a metric alarms when it is
-classified ``high`` or ``low``. Windows (and metrics) without a verdict (``nodata``, ``error``: a failed fetch
-among them) are left out of the rates and counted apart, so a failure is never read as "no alarm". Rates come with
-Wilson score intervals (Wilson 1927; R ``prop.test(k, n, correct = FALSE)$conf.int``).
+classified ``high`` or ``low``. An ``inconclusive`` verdict or metric is a judgement, but no alarm (also counted
+apart). Windows (and metrics) without a verdict (``nodata``, ``error``: a failed fetch among them) are left out
+of the rates and counted apart, so a failure is never read as "no alarm". Rates come with Wilson score intervals
+(Wilson 1927; R ``prop.test(k, n, correct = FALSE)$conf.int``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ __all__ = ["BacktestResult", "MetricRates", "Rate", "wilson_interval"]
 CONFIDENCE = 0.95  # level of the rate intervals
 POWER = 0.8  # the minimum detectable effect is the smallest factor detected in at least this share of windows
 ALARMS = frozenset({"fail", "marginal"})
-VERDICTS = frozenset({"pass", "fail", "marginal"})
-JUDGED = frozenset({"pass", "high", "low"})
+VERDICTS = frozenset({"pass", "fail", "marginal", "inconclusive"})  # a verdict was reached (no alarm unless listed)
+JUDGED = frozenset({"pass", "high", "low", "inconclusive"})
 
 
 def wilson_interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -199,6 +200,8 @@ class BacktestResult:
             "false_alarms": fa.k, "detections": det.k, "judged": fa.n, "judged_degraded": det.n,
             "mde": self.mde,
             "no_verdict": len(no_verdict),
+            "inconclusive": sum(v == "inconclusive" for v in self._verdicts(1.0)),
+            "inconclusive_degraded": sum(v == "inconclusive" for v in self._verdicts(self.effect)),
             "interval_confidence": CONFIDENCE, "mde_power": POWER,
             "config": self.config_name, "source": self.source,
             "range": {"start": first["start"], "end": last["end"]},

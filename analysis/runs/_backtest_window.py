@@ -128,7 +128,7 @@ def _failed(config: CanaryConfig, window: Window, factors: tuple[float, ...], re
 
 def _reason(result: AnalysisResult) -> str:
     """The verdict's reason; without a verdict, also the first failing metric's own reason (the fetch error)."""
-    if result.verdict.value in ("pass", "fail", "marginal"):
+    if result.verdict.value in ("pass", "fail", "marginal", "inconclusive"):
         return result.reason
     why = next((m.reason for m in result.metrics if m.classification.value in ("error", "nodata") and m.reason), "")
     return f"{result.reason}: {why}" if why and why not in result.reason else result.reason

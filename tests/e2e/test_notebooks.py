@@ -87,3 +87,17 @@ def test_tune_config_runs_with_small_grids(tmp_path):
     text = _text(outputs)
     assert "combinations pass the healthy canary and fail the regression" in text
     assert "of 4 combinations" in text  # the grid given, not the notebook's default
+
+
+@pytest.mark.slow
+def test_backtest_backtests_the_fixture_history_and_plots_false_alarms(tmp_path):
+    pytest.importorskip("distributed")
+    nb, outputs = _run(REPO / "notebooks" / "backtest.ipynb", tmp_path, EVERY=3600, WINDOW=1800, EFFECT=1.5)
+    assert "<BacktestResult 'backtest-history': 12 windows" in _text(outputs)
+    kinds = {k for o in outputs for k in o.get("data", {})}
+    assert {"text/html", "image/png"} <= kinds, "the notebook shows its tables and plots"
+    import json
+
+    saved = json.loads((tmp_path / "out" / "backtest.json").read_text(encoding="utf-8"))
+    assert saved["windows"] == 12 and saved["effect"] == 1.5
+    assert (tmp_path / "out" / "backtest.html").read_text(encoding="utf-8").startswith("<!doctype html>")
