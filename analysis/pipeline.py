@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -17,6 +17,10 @@ from analysis.results import AnalysisResult, MetricResult
 from analysis.series import SOURCE_WARNING, SamplePair, Series, Window, align
 
 Progress = Callable[[int, int, str], None]
+# judges that read baseline and canary step by step
+ALIGNED_JUDGES = ("sequential-mean", "sequential-rate")
+# outcomes of a critical metric that zero the score like a critical failure: nothing shown within the allowed effect
+_OPEN = (Classification.INCONCLUSIVE, Classification.NODATA)
 
 
 def engine_version() -> str:
@@ -117,9 +121,35 @@ def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dic
     return out
 
 
+def _restrict(s: Series, keep: np.ndarray) -> Series:
+    mask = np.isin(s.timestamps, keep)
+    return dataclasses.replace(s, timestamps=s.timestamps[mask], values=s.values[mask])
+
+
+def align_pairs(pairs: Mapping[str, SamplePair], metrics: Iterable[MetricConfig]) -> dict[str, SamplePair]:
+    """Each pair restricted to the timestamps both scopes have (and, for a metric with a denominator, that the
+    denominator has in both scopes too), so sequential judges can read them look by look."""
+    out = dict(pairs)
+    for m in metrics:
+        p = pairs.get(m.name)
+        if p is None or p.error:
+            continue
+        keep = np.intersect1d(p.baseline.timestamps, p.canary.timestamps)
+        den = pairs.get(m.denominator) if m.denominator else None
+        if den is not None and not den.error:
+            keep = np.intersect1d(keep, np.intersect1d(den.baseline.timestamps, den.canary.timestamps))
+        out[m.name] = dataclasses.replace(p, baseline=_restrict(p.baseline, keep), canary=_restrict(p.canary, keep))
+    return out
+
+
 def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: Window | None,
-                progress: Progress | None = None, warnings: tuple[str, ...] = ()) -> AnalysisResult:
-    """Judge already-collected pairs and score them (used by ``analyze`` and by interval runs)."""
+                progress: Progress | None = None, warnings: tuple[str, ...] = (),
+                defer: Callable[[MetricResult], MetricResult] | None = None) -> AnalysisResult:
+    """Judge already-collected pairs and score them (used by ``analyze`` and by interval runs). ``defer`` may
+    rewrite each metric result before scoring (``watch`` defers judges that are not anytime-valid)."""
+    # judges that pair steps must see the same timestamps on both sides, never positions (a canary that starts
+    # 10 minutes later would otherwise be compared with another time of the baseline)
+    pairs = align_pairs(pairs, [m for m in config.metrics if m.judge in ALIGNED_JUDGES])
     results = []
     total = len(config.metrics)
     batched = _judge_batches(config, pairs)
@@ -140,6 +170,8 @@ def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: W
             warnings=pair.warnings() + _judge_warnings(judgement)))
         if progress is not None:
             progress(i + 1, total, f"judged {m.name}")
+    if defer is not None:
+        results = [defer(r) for r in results]
     source = tuple(dict.fromkeys(f"{name}: {n}" for name, p in pairs.items() for n in p.notes
                                  if SOURCE_WARNING in n))
     return finish(config, tuple(results), window, dict(pairs), warnings + source)
@@ -157,16 +189,28 @@ def _identical_run(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> boo
 
 def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Window | None,
            pairs: Mapping[str, SamplePair], warnings: tuple[str, ...] = ()) -> AnalysisResult:
-    """Score and decide a set of metric results (after Holm's correction across the gating metrics, if on)."""
+    """Score and decide a set of metric results, after Holm's correction across the gating metrics (if on), which
+    judges them again at its step-down levels from ``pairs`` (``analysis.decision.family``)."""
     if config.holm:
-        from analysis.decision.family import apply_holm
+        from analysis.decision.family import holm_by_level
 
-        results = apply_holm(results, config.alpha)
-    scored = [scoring.Scored(r.name, r.group, r.classification, r.critical_metric, r.must_have_data, r.muted)
+        by_name = {m.name: m for m in config.metrics}
+
+        def rejudge(i: int, confidence: float) -> Judgement:
+            m = by_name[results[i].name]
+            m = dataclasses.replace(m, params=dataclasses.replace(m.params, confidence=confidence))
+            pair = pairs.get(m.name) or SamplePair(m.name, Series.empty(), Series.empty(),
+                                                   error="the collector returned nothing")
+            return _judge_one(m, pair, pairs)
+
+        results = holm_by_level(results, config.alpha,
+                                [by_name[r.name].params.confidence if r.name in by_name else 1.0 for r in results],
+                                rejudge)
+    scored = [scoring.Scored(r.name, r.group, r.classification, r.critical_metric, r.must_have_data, r.muted,
+                             r.judgement.critical or (r.critical_metric and r.classification in _OPEN))
               for r in results]
-    s = scoring.score(scored, config.group_weights)
     critical_failures = [r.name for r in results if r.critical and not r.muted]
-    v = verdict.decide(scored, critical_failures, s, config.thresholds)
+    s, v = verdict.decide_run(scored, critical_failures, config.group_weights, config.thresholds)
     if v.verdict in (verdict.Verdict.PASS, verdict.Verdict.MARGINAL) and _identical_run(config, pairs):
         v = verdict.Decision(verdict.Verdict.ERROR,
                             "baseline and canary data are identical for every metric: the scopes select the same "

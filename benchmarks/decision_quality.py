@@ -254,9 +254,15 @@ def main() -> None:
     ap.add_argument("--family-releases", type=int, default=400,
                     help="simulated releases per cell of the scenario families (default 400; --quick: 40)")
     ap.add_argument("--families-only", action="store_true", help="only the scenario families of issue 12")
+    ap.add_argument("--power-only", action="store_true",
+                    help="only the honest-power and sequential-count families of issue 12")
     a = ap.parse_args()
-    if a.families_only:
-        print_families(a)
+    if a.families_only or a.power_only:
+        t0 = time.perf_counter()
+        if a.families_only:
+            print_families(a)
+        power_families(a.family_releases // (10 if a.quick else 1), a.seed, a.processes)
+        print(f"\nelapsed {time.perf_counter() - t0:.0f} s on {a.processes} process(es)")
         return
     r_aa = max(8, a.releases // (4 if a.quick else 1))
     r_pow, r_ttd, r_fix = max(8, r_aa // 2), max(8, r_aa // 2), max(4, r_aa // 8)
@@ -350,6 +356,7 @@ def main() -> None:
           f"{_median([r['ours'] for r in x2], 'min')} | {_median([r['ours_events'] for r in x2])} |")
     print(f"\nelapsed {time.perf_counter() - t0:.0f} s on {a.processes} process(es)\n")
     print_families(a)
+    power_families(a.family_releases // (10 if a.quick else 1), a.seed, a.processes)
 
 
 # --- issue 12: scenario families for the paired default judge (benchmarks/_paired_families.py) -------------------
@@ -366,6 +373,119 @@ def print_families(a: argparse.Namespace) -> None:
     print(f"## Scenario families (seed {a.seed}, {runs} releases per row; pipeline verdicts, Holm at 0.05)\n")
     print(fam.table(results))
     print(f"\nelapsed {time.perf_counter() - t0:.0f} s on {a.processes} process(es)")
+
+
+# --- issue 12: honest power and sequential counts on real traffic ------------------------------------------------
+# Separate families, >= 400 simulated releases each (``--power-releases``), run with ``--families power``.
+
+WATCH_MINUTES = 60  # looks of the overdispersed watch
+REQUESTS = 1_000  # per arm per minute
+
+
+def _nb_counts(rng: np.random.Generator, mean: float, size: float, shape) -> np.ndarray:
+    """Negative binomial counts (gamma-Poisson mixture, variance mean + mean^2 / size): bursty errors."""
+    return rng.poisson(rng.gamma(size, mean / size, shape)).astype(float)
+
+
+def _rate_params(judge: str, steps: int) -> JudgeParams:
+    den = np.full(steps, float(REQUESTS))
+    return JudgeParams(name="errors", direction=Direction.INCREASE, confidence=CONFIDENCE,
+                       options={"baseline_denominator": den, "canary_denominator": den})
+
+
+def _first_flag(b: np.ndarray, c: np.ndarray, judge: str = "sequential-rate") -> int | None:
+    """First look (1-based) at which ``judge`` on the prefix flags the canary high; None if never."""
+    fn = get_judge(judge)
+    for t in range(1, b.size + 1):
+        j = fn(b[:t], c[:t], _rate_params(judge, t))
+        if j.classification is Classification.HIGH:
+            return t
+    return None
+
+
+def task_overdispersed_watch(args) -> dict:
+    """A/A watches of bursty error counts (NB size 2, 0.5 % of 1,000 requests a minute per arm), judged by
+    ``sequential-rate`` at every minute: any flag is a false alarm. ``plain`` is the Lindon-Malek e-process
+    without the dispersion estimate, for comparison."""
+    runs, seed = args
+    rng = np.random.default_rng(seed)
+    alarms = plain = 0
+    for _ in range(runs):
+        b, c = (_nb_counts(rng, 0.005 * REQUESTS, 2.0, WATCH_MINUTES) for _ in range(2))
+        alarms += _first_flag(b, c) is not None
+        res = count_test(b, c, 0.5, alpha=1 - CONFIDENCE, alternative="greater")
+        plain += res.stop() is not None
+    return {"runs": runs, "alarms": alarms, "plain": plain}
+
+
+def task_watch_events(args) -> dict:
+    """Binomial errors, 0.5 % of 1,000 requests a minute per arm, canary at ``ratio`` x: canary error events seen
+    until ``sequential-rate`` (looked at every minute, up to 4 hours) flags it."""
+    ratio, runs, seed = args
+    rng = np.random.default_rng(seed)
+    events = []
+    for _ in range(runs):
+        b = rng.binomial(REQUESTS, 0.005, HORIZON).astype(float)
+        c = rng.binomial(REQUESTS, 0.005 * ratio, HORIZON).astype(float)
+        t = _first_flag(b, c)
+        events.append(None if t is None else float(c[:t].sum()))
+    return {"ratio": ratio, "events": events}
+
+
+def task_rate_power(args) -> dict:
+    """The fixed ``rate`` judge over 30 minutes, 0.1 % of 1,000 requests a minute per arm (binomial), canary at
+    ``ratio`` x: share flagged high, share inconclusive, and the estimated dispersion above 1."""
+    ratio, runs, seed = args
+    rng = np.random.default_rng(seed)
+    fn, out = get_judge("rate"), {"high": 0, "inconclusive": 0, "phi_above_1": 0, "exact": 0}
+    for _ in range(runs):
+        b = rng.binomial(REQUESTS, 0.001, 30).astype(float)
+        c = rng.binomial(REQUESTS, 0.001 * ratio, 30).astype(float)
+        j = fn(b, c, _rate_params("rate", 30))
+        out["high"] += j.classification is Classification.HIGH
+        out["inconclusive"] += j.classification is Classification.INCONCLUSIVE
+        out["phi_above_1"] += j.statistics.extra.get("dispersion", 1.0) > 1.0
+        # oracle: the exact conditional binomial test, one-sided at the interval's level
+        tot = b.sum() + c.sum()
+        from scipy.stats import binom
+        out["exact"] += tot > 0 and binom.sf(c.sum() - 1, tot, 0.5) <= (1 - CONFIDENCE) / 2
+    return {"ratio": ratio, "runs": runs, **out}
+
+
+def power_families(releases: int, seed: int, processes: int) -> None:
+    """Print the issue-12 families of this module: overdispersed watch A/A, watch detection of 2x errors in
+    events, and the fixed rate judge's power at 0.1 % of 1,000 requests a minute over 30 minutes."""
+    chunk = 25
+    parts = [(min(chunk, releases - i), seed * 7919 + i) for i in range(0, releases, chunk)]
+    with Pool(processes) as pool:
+        od = pool.map(task_overdispersed_watch, parts, chunksize=1)
+        ev = pool.map(task_watch_events, [(2.0, n, s + 1) for n, s in parts], chunksize=1)
+        rp = pool.map(task_rate_power, [(r, n, s + 2 + int(r)) for r in (1.0, 2.0) for n, s in parts],
+                      chunksize=1)
+    runs = sum(r["runs"] for r in od)
+    print(f"\n## Overdispersed counts in watch mode: A/A, NB size 2, 0.5 % of {REQUESTS:,} req/min per arm, "
+          f"looked at every minute for {WATCH_MINUTES} min ({runs} releases)\n")
+    print("| judge | false alarm (ever flagged) | target |")
+    print("|---|---|---|")
+    print(f"| sequential-rate (dispersion estimated, no conclusion before it is) | "
+          f"{_pct(sum(r['alarms'] for r in od), runs)} | <= 5 % |")
+    print(f"| Poisson e-process alone (oracle of what not to do) | {_pct(sum(r['plain'] for r in od), runs)} | - |")
+    events = [e for r in ev for e in r["events"]]
+    print(f"\n## Watch: 2x errors (binomial, 0.5 % -> 1 % of {REQUESTS:,} req/min per arm), looked at every "
+          f"minute up to {HORIZON} min ({len(events)} releases)\n")
+    print("| detected | canary error events at detection (median, p90) | target |")
+    print("|---|---|---|")
+    print(f"| {_pct(sum(e is not None for e in events), len(events))} | {_median(events)} | median <= 110 |")
+    print(f"\n## Fixed rate judge: 0.1 % of {REQUESTS:,} req/min per arm, 30 min, confidence {CONFIDENCE:g} "
+          f"({runs} releases per row)\n")
+    print("| canary | high | inconclusive | dispersion estimated > 1 | exact binomial test (oracle) | target |")
+    print("|---|---|---|---|---|---|")
+    for ratio, target in ((1.0, "high <= 5 %"), (2.0, "high >= 75 % (exact limit 79 %)")):
+        rs = [r for r in rp if r["ratio"] == ratio]
+        n = sum(r["runs"] for r in rs)
+        tot = {k: sum(r[k] for r in rs) for k in ("high", "inconclusive", "phi_above_1", "exact")}
+        print(f"| x{ratio:g} | {_pct(tot['high'], n)} | {_pct(tot['inconclusive'], n)} | "
+              f"{_pct(tot['phi_above_1'], n)} | {_pct(tot['exact'], n)} | {target} |")
 
 
 if __name__ == "__main__":

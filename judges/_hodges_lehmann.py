@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import ndtri
+from scipy.special import ndtr, ndtri
 
 from judges import _pairwise
 from judges._pairwise import order_statistics
@@ -130,7 +130,10 @@ def shift_intervals(xs: np.ndarray, ys: np.ndarray, confidence: float, *, vif: f
     sigma = np.sqrt(nm / 12 * ((big_n + 1) - ranks.within_ties / (big_n * (big_n - 1))) * vif)
     t = -ndtri(alpha / 2) * sigma
     k_lo, k_hi = _normal_rank(nm, t), _normal_rank(nm, -t)
-    achieved = np.full(len(xs), confidence)
+    # the widest interval [D_(1), D_(nm)] holds only the level at which the corrected W reaches nm/2 - 0.5; a
+    # clipped rank is reported at that level, never at the one asked for (e.g. 21 autocorrelated points)
+    ceiling = 1.0 - 2.0 * ndtr(-(nm / 2 - 0.5) / sigma)
+    achieved = np.where(t >= nm / 2 - 0.5, np.minimum(ceiling, confidence), confidence)
     if use_exact.any():
         c, achieved_exact = _exact_c(n, m, alpha)
         k_lo, k_hi = np.where(use_exact, c, k_lo), np.where(use_exact, nm + 1 - c, k_hi)

@@ -17,6 +17,7 @@ class Classification(StrEnum):
     PASS = "pass"
     HIGH = "high"
     LOW = "low"
+    INCONCLUSIVE = "inconclusive"
     NODATA = "nodata"
     ERROR = "error"
 
@@ -87,6 +88,9 @@ class JudgeParams:
     effect_size: EffectSizeParams = field(default_factory=EffectSizeParams)
     confidence: float = 0.98
     tolerance: float = 0.25
+    # relative change the metric may show and still pass (0.25 = +/-25 %); None: the judge's default
+    # (``judges._decision.DEFAULT_MARGIN``, or ``allowed_increase - 1`` when that gate is set). Not read by kayenta.
+    margin: float | None = None
     # threshold judge
     statistic: str = "mean"
     upper: float | None = None

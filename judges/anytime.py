@@ -18,15 +18,19 @@ import math
 
 import numpy as np
 
-from judges._decision import _fmt, decide, effect_size, error, nodata, shortcut
+from judges._decision import _fmt, effect_size, error, non_inferiority, nodata, ratio_interval, shift_interval, shortcut
 from judges._types import Classification, Direction, Judgement, JudgeParams, NanStrategy, Statistics
 from judges.preprocessing import median
 from judges.rate import counts, dispersion
 from judges.eprocess import SequentialResult, count_test, mean_test
 from judges.registry import JudgePlugin
 
+
 __all__ = ["judge_mean", "judge_rate"]
 
+# steps with events from which the sequential rate judge estimates overdispersion, and before which it concludes
+# nothing (paired-analysis.md 5: no rejection before the dispersion is estimable)
+SEQUENTIAL_MIN_DF = 6
 _ALTERNATIVE = {Direction.INCREASE: "greater", Direction.DECREASE: "less", Direction.EITHER: "two-sided"}
 
 
@@ -42,7 +46,8 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
     Reads the same inputs as the ``rate`` judge (event counts per step, ``baseline_denominator`` and
     ``canary_denominator`` in ``params.options``, or ``options.canary_share`` for the canary's share of traffic
     without denominators, default 0.5). The per-step shares ``N_c / (N_b + N_c)`` enter the test look by look;
-    overdispersion (as in ``rate``) divides the counts. ``options.concentration`` is the prior concentration
+    overdispersion (as in ``rate``, from at least ``SEQUENTIAL_MIN_DF + 1`` steps with events, before which the
+    judge is inconclusive) divides the counts. ``options.concentration`` is the prior concentration
     (default 30). The test is one-sided in the metric's direction (two-sided for ``either``); the metric is high
     (low) when that anytime p-value is at most ``1 - confidence`` with the ratio above (below) 1, subject to the
     effect-size gates. The reported interval is the two-sided confidence sequence. Baseline, canary and the
@@ -74,8 +79,9 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
             share = np.where(nb + nc > 0, nc / (nb + nc), Nc / (Nb + Nc))
     else:
         share = float(opts.get("canary_share", 0.5))
-    phi, _ = dispersion(dataclasses.replace(rc, baseline=b, canary=c, baseline_exposure=nb, canary_exposure=nc,
-                                            aligned=True)) if opts.get("overdispersion", True) else (1.0, 0)
+    over = bool(opts.get("overdispersion", True))
+    phi, df = dispersion(dataclasses.replace(rc, baseline=b, canary=c, baseline_exposure=nb, canary_exposure=nc,
+                                             aligned=True), SEQUENTIAL_MIN_DF) if over else (1.0, 0)
     try:
         res = count_test(b / phi, c / phi, share, concentration=float(opts.get("concentration", 30.0)),
                          alpha=1.0 - params.confidence, alternative=_ALTERNATIVE[params.direction])
@@ -83,8 +89,15 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
         return error(params, str(exc), stats)
     extra.update(_path_extra(res), dispersion=phi)
     if B == 0 and C == 0:
-        return Judgement(Classification.PASS, "No events in either arm", statistics=stats)
+        return Judgement(Classification.INCONCLUSIVE, f"{params.name} is inconclusive (not enough data to tell): no "
+                         "events in either arm", statistics=stats)
     ratio = math.exp(res.estimate[-1]) if res.estimate[-1] < 700 else math.inf
+    if over and df < SEQUENTIAL_MIN_DF:
+        # bursty counts fool a Poisson e-process; until the dispersion can be estimated nothing is concluded
+        return Judgement(Classification.INCONCLUSIVE, f"{params.name} is inconclusive (not enough data to tell): "
+                         f"{df + 1 if df else 0} step(s) with events, the dispersion of the counts needs "
+                         f"{SEQUENTIAL_MIN_DF + 1} before the sequence can conclude", statistics=dataclasses.replace(
+                             stats, extra={**extra, "extra_points": float(SEQUENTIAL_MIN_DF - df)}))
     stats = dataclasses.replace(stats, estimate=ratio, ci_lower=math.exp(res.ci_lower[-1]),
                                 ci_upper=math.exp(min(res.ci_upper[-1], 700.0)) if math.isfinite(res.ci_upper[-1])
                                 else math.inf, p_value=float(res.p_value[-1]), effect_size=ratio, extra=extra)
@@ -92,22 +105,21 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
 
 
 def _decide_rate(params: JudgeParams, stats: Statistics, B: float, C: float, Nb: float, Nc: float) -> Judgement:
-    """High (low) when the directional anytime p-value is at most ``1 - confidence`` and the ratio is above
-    (below) 1 and clears its effect-size gate; a critical metric escalates past its critical threshold."""
-    allowed_inc, allowed_dec, crit_inc, crit_dec = params.effect_size.thresholds()
-    r, p, level = stats.estimate, stats.p_value, 1.0 - params.confidence
-    what = (f"rate ratio {_fmt(r)} (anytime p {_fmt(p)} <= {_fmt(level)}; {params.confidence:.0%} confidence sequence "
-            f"{_fmt(stats.ci_lower)} to {_fmt(stats.ci_upper)}; {C:.7g} events in {Nc:.7g} canary vs {B:.7g} in "
+    """The three-way rule (``_decision.non_inferiority``) on the confidence sequence of the rate ratio: high (low)
+    when the directional anytime p-value is at most ``1 - confidence``, the ratio is above (below) 1 and clears its
+    gate; pass when the sequence lies within ``1 +/- margin``; inconclusive otherwise. The sequence holds at every
+    look at once, so its level is ``confidence`` whenever it is read."""
+    level = 1.0 - params.confidence
+    what = (f"rate ratio (anytime p {_fmt(stats.p_value)}; {C:.7g} events in {Nc:.7g} canary vs {B:.7g} in "
             f"{Nb:.7g} baseline)")
-    if p <= level and r > 1 and params.direction is not Direction.DECREASE and r >= allowed_inc:
-        critical = params.critical and r >= crit_inc
-        return Judgement(Classification.HIGH, f"{params.name} is higher{' (critical)' if critical else ''}: {what}",
-                         critical=critical, statistics=stats)
-    if p <= level and r < 1 and params.direction is not Direction.INCREASE and r <= allowed_dec:
-        critical = params.critical and r <= crit_dec
-        return Judgement(Classification.LOW, f"{params.name} is lower{' (critical)' if critical else ''}: {what}",
-                         critical=critical, statistics=stats)
-    return Judgement(Classification.PASS, "", statistics=stats)
+    iv = ratio_interval(params, stats.estimate, stats.ci_lower, stats.ci_upper, params.confidence,
+                        float(min(stats.n_baseline, stats.n_canary)))
+    # the directional e-process decides "shown worse"; the two-sided sequence may still include 1 then
+    up = stats.p_value <= level and stats.estimate > 1
+    down = stats.p_value <= level and stats.estimate < 1
+    iv = dataclasses.replace(iv, lower=max(iv.lower, 1.0 + 1e-12) if up else min(iv.lower, 1.0),
+                             upper=min(iv.upper, 1.0 - 1e-12) if down else max(iv.upper, 1.0))
+    return non_inferiority(params, stats, iv, what=what)
 
 
 def _paired(baseline, canary, params: JudgeParams) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +162,9 @@ def judge_mean(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
     stats = dataclasses.replace(stats, estimate=float(res.estimate[-1]), ci_lower=float(res.ci_lower[-1]),
                                 ci_upper=float(res.ci_upper[-1]), p_value=float(res.p_value[-1]),
                                 extra={"mean_ratio": ratio, "baseline_mean": float(np.mean(x)), **_path_extra(res)})
-    return decide(dataclasses.replace(params, tolerance=0.0), stats, what="mean shift")
+    iv = shift_interval(params, stats.estimate, stats.ci_lower, stats.ci_upper, params.confidence,
+                        float(x.size), float(np.mean(x)))
+    return non_inferiority(params, stats, iv, what="mean shift")
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from scipy.stats import t as student_t
 from judges._types import JudgeParams, Statistics
 
 __all__ = ["MAX_PHI", "MIN_POINTS", "SerialAdjustment", "ar1_vif", "effective_n", "for_params", "lag1",
-           "rank_vif", "serial_adjustment", "value_vif", "welch_p"]
+           "rank_vif", "serial_adjustment", "value_vif", "welch_interval", "welch_p"]
 
 # Above 0.98 the AR(1) VIF is dominated by the estimate's noise; capping keeps the test finite and conservative.
 MAX_PHI = 0.98
@@ -168,6 +168,20 @@ class SerialAdjustment:
                        extra={**stats.extra, **self.extra(), "p_rank": self.rank_p(stats.p_value)})
 
 
+def _welch_parts(baseline: np.ndarray, canary: np.ndarray) -> tuple[float, float, float, float] | None:
+    """(difference of means, its VIF-inflated variance, degrees of freedom, VIF); None without spread."""
+    b, c = np.asarray(baseline, dtype=float), np.asarray(canary, dtype=float)
+    if b.size < 2 or c.size < 2:
+        return None
+    var = b.var(ddof=1) / b.size + c.var(ddof=1) / c.size
+    if not var > 0:
+        return None
+    phi, n = lag1([b - b.mean(), c - c.mean()])
+    total = b.size + c.size
+    vif = ar1_vif(phi + WELCH_MARGIN * (1 - min(max(phi, 0.0), 1.0) ** 2) / math.sqrt(total), n) if n else 1.0
+    return float(c.mean() - b.mean()), vif * var, max(total / vif - 2.0, 1.0), vif
+
+
 def welch_p(baseline: np.ndarray, canary: np.ndarray) -> float:
     """Two-sided p-value of the difference of means with the variance inflated for serial correlation.
 
@@ -176,17 +190,22 @@ def welch_p(baseline: np.ndarray, canary: np.ndarray) -> float:
     ``WELCH_MARGIN (1 - phi^2) / sqrt(N)``. NaN when
     either arm has fewer than two points or no spread.
     """
-    b, c = np.asarray(baseline, dtype=float), np.asarray(canary, dtype=float)
-    if b.size < 2 or c.size < 2:
+    parts = _welch_parts(baseline, canary)
+    if parts is None:
         return math.nan
-    var = b.var(ddof=1) / b.size + c.var(ddof=1) / c.size
-    if not var > 0:
-        return math.nan
-    phi, n = lag1([b - b.mean(), c - c.mean()])
-    total = b.size + c.size
-    vif = ar1_vif(phi + WELCH_MARGIN * (1 - min(max(phi, 0.0), 1.0) ** 2) / math.sqrt(total), n) if n else 1.0
-    t = abs(float(c.mean() - b.mean())) / math.sqrt(vif * var)
-    return float(min(1.0, 2 * student_t.sf(t, max(total / vif - 2.0, 1.0))))
+    d, var, df, _ = parts
+    return float(min(1.0, 2 * student_t.sf(abs(d) / math.sqrt(var), df)))
+
+
+def welch_interval(baseline: np.ndarray, canary: np.ndarray, confidence: float) -> tuple[float, float, float] | None:
+    """(estimate, lower, upper) of ``mean(canary) - mean(baseline)`` at ``confidence``: the interval that inverts
+    :func:`welch_p`, ``d +/- t_{df, 1 - a/2} sqrt(VIF var)``; None when :func:`welch_p` is NaN."""
+    parts = _welch_parts(baseline, canary)
+    if parts is None:
+        return None
+    d, var, df, _ = parts
+    half = float(student_t.isf((1 - confidence) / 2, df)) * math.sqrt(var)
+    return d, d - half, d + half
 
 
 def serial_adjustment(baseline: np.ndarray, canary: np.ndarray, confidence: float) -> SerialAdjustment:

@@ -33,6 +33,9 @@ __all__ = ["ALTERNATIVES", "SequentialResult", "count_test", "mean_test"]
 ALTERNATIVES = ("two-sided", "greater", "less")
 # Grid for the mixture over the log rate ratio when exposure shares vary between looks: ratios up to e^8.
 _GRID = np.linspace(-8.0, 8.0, 3201)
+# the paired mean test estimates the autocorrelation on its first points and then keeps it (and never above 0.9)
+FREEZE_PHI_AT = 30
+PHI_CAP = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +245,8 @@ def mean_test(baseline, canary, *, alpha: float = 0.05, planned_n: int = 60, min
     With ``d_t = canary_t - baseline_t`` (pairs taken in order: the same steps of both arms):
 
     1. Serial correlation is removed by predictable prewhitening: ``z_t = (d_t - f_t d_{t-1}) / (1 - f_t)``, where
-       ``f_t`` is the bias-corrected lag-1 autocorrelation of ``d_1 .. d_{t-1}``. Under an AR(1) model ``z_t`` has
+       ``f_t`` is the bias-corrected lag-1 autocorrelation of ``d_1 .. d_{t-1}`` up to ``FREEZE_PHI_AT`` points and
+       frozen after that, capped at ``PHI_CAP``. Under an AR(1) model ``z_t`` has
        the mean of ``d`` and nearly independent errors; only the past enters ``f_t``, so the process stays a test
        martingale up to the error in ``f_t``, which a margin (see ``_phi_path``) keeps on the safe side.
     2. The first ``min_n`` looks are a burn-in (no rejection). From then on, over the s values of z so far with sum
@@ -295,7 +299,12 @@ def mean_test(baseline, canary, *, alpha: float = 0.05, planned_n: int = 60, min
     if n > min_n:
         z = d
         if autocorrelation:
-            f = _phi_path(d - d[0])[min_n - 1:-1]
+            # phi from the first FREEZE_PHI_AT points, then frozen (and capped): re-estimated at every look it
+            # drifts upwards under a shift and its prewhitening then hides the shift (paired-analysis.md 5)
+            path = _phi_path(d - d[0])
+            at = min(max(FREEZE_PHI_AT, min_n), n) - 1
+            path[at:] = path[at]
+            f = np.minimum(path, PHI_CAP)[min_n - 1:-1]
             z = (d[min_n:] - f * d[min_n - 1:-1]) / (1 - f)
         else:
             z = d[min_n:]

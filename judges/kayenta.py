@@ -4,6 +4,10 @@ The interval is Kayenta's port of R's ``wilcox.test(x, y, conf.int=TRUE, exact=F
 shift canary - baseline, solved with Kayenta's zeroin (``judges._zeroin``). It departs from Kayenta in one place
 only: two constant samples get the exact shift ``a - b`` with the interval ``[a - b, a - b]`` instead of random
 noise, so the judge is a pure function.
+
+Kayenta's semantics are kept where they are not fail-closed: it has no ``inconclusive`` (a shift it cannot see is
+a pass); an empty side with ``nan_strategy: replace`` is a pass; a classification error is not critical (the run
+verdict still never passes a critical metric in error, see ``analysis.decision.verdict``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import numpy as np
 from scipy.stats import norm
 
 from judges._decision import decide, effect_size, error, shortcut
-from judges._types import Judgement, JudgeParams, Statistics
+from judges._types import Classification, Judgement, JudgeParams, NanStrategy, Statistics
 from judges._zeroin import zeroin
 from judges.preprocessing import counts, median, prepare
 from judges.registry import JudgePlugin
@@ -175,7 +179,15 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
     ``docs/kayenta-judge.md`` sections 1.2-1.5.
     """
     _check(params)
-    base, can = prepare(baseline, params), prepare(canary, params)
+    raw_b, raw_c = np.asarray(baseline, dtype=float).ravel(), np.asarray(canary, dtype=float).ravel()
+    if params.nan_strategy is NanStrategy.REPLACE and (raw_b.size == 0 or raw_c.size == 0):
+        # MannWhitneyClassifier: with nanStrategy replace, an empty side (nothing to replace) is Pass, critical false
+        side = "canary" if raw_c.size == 0 else "baseline"
+        return Judgement(Classification.PASS, f"No {side} data points; Kayenta's nanStrategy replace classifies "
+                         f"{params.name} as Pass", statistics=Statistics(
+                             n_baseline=int(raw_b.size), n_canary=int(raw_c.size), effect_size=1.0,
+                             extra={"mean_ratio": 1.0}))
+    base, can = prepare(raw_b, params), prepare(raw_c, params)
     x, y = can.values, base.values
     es, ratio = effect_size(y, x, params)
     extra: dict[str, float] = {"mean_ratio": ratio, **counts(base, can)}
@@ -192,8 +204,8 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
             ci = WilcoxonCI(shift, shift, shift)
         else:
             ci = wilcoxon_ci(x, y, params.confidence)
-    except Exception as exc:  # Kayenta's judge turns any classifier exception into an Error result.
-        return error(params, str(exc), stats)
+    except Exception as exc:  # Kayenta's judge turns any classifier exception into an Error result, critical false
+        return dataclasses.replace(error(params, str(exc), stats), critical=False)
 
     stats = dataclasses.replace(stats, estimate=ci.estimate, ci_lower=ci.ci_lower, ci_upper=ci.ci_upper,
                                 extra={**extra, "bound": params.tolerance * abs(ci.estimate)})

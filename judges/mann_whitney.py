@@ -8,8 +8,10 @@ The statistical test (:func:`mann_whitney_test`) and the decision (:func:`judges
   ``scipy.stats.mannwhitneyu(canary, baseline, method='auto')``, U, CLES and the mean ratio; unless
   ``options.autocorrelation`` is false, serial correlation within the arms widens the interval (``vif``) and
   t-references the p-value (``judges.autocorrelation``);
-* decision: Kayenta's rule (``_decision``): high when the interval lies above ``+tolerance*|estimate|``, low when
-  below ``-tolerance*|estimate|``, subject to the direction and effect-size gates; critical metrics escalate.
+* decision: the three-way rule of ``_decision.non_inferiority`` on the interval at the confidence it attains:
+  high (low) when it lies above (below) ``+/-tolerance*|estimate|`` and the effect-size gate is cleared, or wholly
+  past the allowed effect ``margin * level`` (the arms' mean level); pass when it lies within the allowed effect; inconclusive
+  otherwise (and whenever too few points cannot reach the requested confidence); critical metrics escalate.
 
 Unlike Kayenta's judge the interval is exact where R's is, and never inverted: ``ci_lower <= estimate <= ci_upper``.
 :func:`judge_many` judges many metrics at once with the same result as :func:`judge` on each.
@@ -17,8 +19,8 @@ Unlike Kayenta's judge the interval is exact where R's is, and never inverted: `
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-
 from dataclasses import replace
 from typing import Sequence
 
@@ -27,8 +29,9 @@ from scipy.special import ndtr
 from scipy.stats import mannwhitneyu
 
 from judges import _pairwise
-from judges._decision import decide, effect_size, error, shortcut
+from judges._decision import effect_size, error, non_inferiority, shift_interval, shortcut
 from judges.autocorrelation import for_params as _serial
+from judges.autocorrelation import welch_interval
 from judges._hodges_lehmann import rank_summary, shift_intervals
 from judges._types import EffectMeasure, Judgement, JudgeParams, OutlierStrategy, Statistics
 from judges._serial_batch import serial_batch
@@ -43,6 +46,42 @@ def _check(params: JudgeParams) -> None:
         raise ValueError(f"`confidence` of {params.name} must be in (0, 1), got {params.confidence}")
     if not params.tolerance >= 0.0:
         raise ValueError(f"`tolerance` of {params.name} must be >= 0, got {params.tolerance}")
+
+
+def min_points(confidence: float) -> int:
+    """Fewest points per arm at which the exact rank interval reaches ``confidence``: ``2 / C(2n, n) <= 1 - c``
+    (the interval then spans every pairwise difference; 3 vs 3 reach 90 % at most, 5 vs 5 reach 99.2 %)."""
+    n = 1
+    while 2.0 / math.comb(2 * n, n) > 1.0 - confidence + 1e-12:
+        n += 1
+    return n
+
+
+def decide(params: JudgeParams, stats: Statistics, level: float) -> Judgement:
+    """The three-way rule (``_decision.non_inferiority``) on the Hodges-Lehmann interval at the confidence it
+    attains; the allowed effect is ``margin * level``, ``level`` the mean of the two arms' absolute means (so that
+    swapping the arms mirrors the outcome exactly), the tolerance ``tolerance * |shift|`` stays as
+    Kayenta's guard against tiny shifts."""
+    iv = shift_interval(params, stats.estimate, stats.ci_lower, stats.ci_upper,
+                        float(stats.extra.get("ci_confidence", params.confidence)),
+                        min(stats.n_baseline, stats.n_canary), level, min_points(params.confidence))
+    return non_inferiority(params, stats, iv, bound=params.tolerance * abs(stats.estimate))
+
+
+def _welch_fallback(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams, stats: Statistics) -> Statistics:
+    """When serial correlation leaves the rank interval at its widest (every pairwise difference) short of the
+    requested confidence, the serially corrected Welch interval of the mean difference (``welch_interval``, the
+    interval of the p-value the judge already combines with the rank test) takes its place at that confidence;
+    ``extra.ci_method`` is 1 then. Small samples without serial correction keep their exact rank interval and
+    its attained level."""
+    attained = float(stats.extra.get("ci_confidence", params.confidence))
+    if attained >= params.confidence - 1e-9 or not stats.extra.get("vif", 1.0) > 1.0:
+        return stats
+    ci = welch_interval(baseline, canary, params.confidence)
+    if ci is None:
+        return stats
+    return replace(stats, estimate=ci[0], ci_lower=ci[1], ci_upper=ci[2],
+                   extra={**stats.extra, "ci_confidence": params.confidence, "ci_method": 1.0})
 
 
 def _median(sorted_rows: np.ndarray) -> np.ndarray:
@@ -107,7 +146,8 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
             test = serial.apply(test)
     except Exception as exc:  # a data problem becomes an outcome
         return error(params, f"{type(exc).__name__}: {exc}", stats)
-    return decide(params, replace(test, extra={**test.extra, **stats.extra}))
+    test = _welch_fallback(b.values, c.values, params, replace(test, extra={**test.extra, **stats.extra}))
+    return decide(params, test, (abs(float(np.mean(b.values))) + abs(float(np.mean(c.values)))) / 2)
 
 
 def _p_values(xs: np.ndarray, ys: np.ndarray, u: np.ndarray, pooled_ties: np.ndarray,
@@ -182,7 +222,8 @@ def _judge_group(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, o
     cols = [a.tolist() for a in (ci["estimate"], ci["lower"], ci["upper"], p_final, cles, ratio, _median(ys),
                                  _median(xs), ranks.u, ci["confidence"], ci["exact"].astype(float))]
     out = []
-    for r, (est, lo, hi, pv, cl, rt, med_b, med_c, u, conf, exact) in enumerate(zip(*cols)):
+    for r, (est, lo, hi, pv, cl, rt, med_b, med_c, u, conf, exact, base_mean, can_mean) in enumerate(
+            zip(*cols, mb.tolist(), mc.tolist())):
         prm = params[r]
         extra = {"u": u, "mean_ratio": rt, "ci_confidence": conf, "ci_exact": exact, **corrected.get(r, {})}
         one = serial is not None and serial[r] is not None
@@ -195,7 +236,8 @@ def _judge_group(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, o
         if one:
             stats = serial[r].apply(stats)
             stats = replace(stats, extra={**stats.extra, **dropped[r]})
-        out.append(decide(prm, stats))
+        stats = _welch_fallback(y[r], x[r], prm, stats)
+        out.append(decide(prm, stats, (abs(base_mean) + abs(can_mean)) / 2))
     return out
 
 

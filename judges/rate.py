@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betainc
 from scipy.stats import beta as beta_dist
+from scipy.stats import chi2
 
-from judges._decision import _fmt, error, nodata
-from judges._types import Classification, Direction, Judgement, JudgeParams, NanStrategy, Statistics
+from judges._decision import _fmt, error, non_inferiority, nodata, ratio_interval
+from judges._types import Classification, Judgement, JudgeParams, NanStrategy, Statistics
 from judges.autocorrelation import value_vif
 from judges.preprocessing import median
 from judges.registry import JudgePlugin
@@ -31,6 +32,8 @@ from judges.registry import JudgePlugin
 __all__ = ["RateCounts", "RateTest", "counts", "dispersion", "judge", "rate_test"]
 
 MIN_DISPERSION_DF = 10
+# level of the test for overdispersion below which the counts are taken as binomial
+DISPERSION_TEST_LEVEL = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +144,7 @@ def counts(baseline, canary, params: JudgeParams) -> RateCounts:
     return RateCounts(b, c, nb, nc, aligned)
 
 
-def dispersion(rc: RateCounts) -> tuple[float, int]:
+def dispersion(rc: RateCounts, min_df: int = MIN_DISPERSION_DF) -> tuple[float, int]:
     """Design effect of the canary's count: its between-step variance over the binomial one, and its df.
 
     With ``e_s`` events in step s, of which ``c_s`` in the canary, and ``theta_s`` the canary's expected share of
@@ -149,7 +152,10 @@ def dispersion(rc: RateCounts) -> tuple[float, int]:
     theta_s)`` over the T steps with events, times the AR(1) VIF of those residuals: the cluster-robust
     (sandwich) variance of the total with steps as clusters, allowing for serial correlation, relative to the
     binomial variance. Busy steps weigh more, as they do in the total. Returns
-    ``(1.0, df)`` when the steps are not aligned, the ratio is 0 or infinite, or ``df = T - 1 < 10``.
+    ``(1.0, df)`` when the steps are not aligned, the ratio is 0 or infinite, ``df = T - 1 < 10``, or ``phi df``
+    stays below the chi-square (df) upper ``DISPERSION_TEST_LEVEL`` point (no evidence of overdispersion: McCullagh
+    and Nelder 1989, section 4.5, Pearson's statistic). ``min_df`` is the fewest degrees of freedom it is estimated
+    from.
     """
     if not rc.aligned:
         return 1.0, 0
@@ -158,7 +164,7 @@ def dispersion(rc: RateCounts) -> tuple[float, int]:
     ok = (e > 0) & (rc.baseline_exposure > 0) & (rc.canary_exposure > 0)
     df = int(ok.sum()) - 1
     B, C = rc.baseline.sum(), rc.canary.sum()
-    if df < MIN_DISPERSION_DF or B == 0 or C == 0:
+    if df < min_df or B == 0 or C == 0:
         return 1.0, max(df, 0)
     ratio = (C / rc.canary_exposure.sum()) / (B / rc.baseline_exposure.sum())
     rho = rc.canary_exposure[ok] / tot[ok]
@@ -166,8 +172,14 @@ def dispersion(rc: RateCounts) -> tuple[float, int]:
     resid = rc.canary[ok] - e[ok] * theta
     binomial = float((e[ok] * theta * (1 - theta)).sum())
     # clusters of neighbouring steps are not independent when the arms' rates wander: Newey-West-style AR(1) VIF
+    pearson = float(resid @ resid) / binomial * (df + 1) / df
+    # Pearson's dispersion test first: on binomial counts the estimate scatters around 1 (above it half the time,
+    # and the serial VIF of the residuals too), and dividing by that noise only costs power; phi is used once
+    # Pearson's statistic alone exceeds its chi-square 95 % point.
+    if pearson * df <= float(chi2.isf(DISPERSION_TEST_LEVEL, df)):
+        return 1.0, df
     vif, _ = value_vif(resid)
-    return max(1.0, float(resid @ resid) * vif / binomial * (df + 1) / df), df
+    return pearson * vif, df
 
 
 def _count(v: float) -> str:
@@ -177,12 +189,14 @@ def _count(v: float) -> str:
 def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judgement:
     """Classify a count metric by the exact conditional test of its rate ratio (see the module docstring).
 
-    Rules, in order: nodata when an arm has no steps or no exposure; pass when neither arm has an event; else,
-    with the ``params.confidence`` interval ``[lo, hi]`` of the ratio R = canary rate / baseline rate, ``high``
-    if the direction admits an increase, ``lo > 1`` and ``R >= allowed_increase``; ``low`` if it admits a
-    decrease, ``hi < 1`` and ``R <= allowed_decrease``; else pass. A critical metric's high (low) is a critical
-    failure when ``R >= critical_increase`` (``R <= critical_decrease``). ``tolerance`` and the effect-size
-    ``measure`` do not apply: the effect size is always R.
+    Rules, in order: nodata when an arm has no steps or no exposure; inconclusive when neither arm has an event
+    (nothing to compare); else, with the ``params.confidence`` interval ``[lo, hi]`` of the ratio R = canary
+    rate / baseline rate, ``high`` if the direction admits an increase, ``lo > 1`` and ``R >= allowed_increase``
+    (or ``lo > 1 + margin``); ``low`` mirrors it; ``pass`` when the interval lies within ``1 +/- margin``;
+    otherwise ``inconclusive`` (too few events to tell), with the smallest detectable ratio and the extra steps
+    that would resolve it. A critical metric's high (low) is a critical failure when ``R >= critical_increase``
+    (``R <= critical_decrease``). ``tolerance`` and the effect-size ``measure`` do not apply: the effect size is
+    always R.
 
     Parameters
     ----------
@@ -208,8 +222,9 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
         return Judgement(Classification.NODATA, f"Missing data for {params.name}: no {side} exposure (denominator "
                          "is 0)", critical=params.critical, statistics=stats)
     if B == 0 and C == 0:
-        return Judgement(Classification.PASS, f"No events in either arm ({_count(Nb)} baseline and {_count(Nc)} canary "
-                         "exposure)", statistics=stats)
+        return Judgement(Classification.INCONCLUSIVE, f"{params.name} is inconclusive (not enough data to tell): no "
+                         f"events in either arm ({_count(Nb)} baseline and {_count(Nc)} canary exposure), so the "
+                         "canary's rate cannot be compared with the baseline's", statistics=stats)
     phi, df = dispersion(rc) if params.options.get("overdispersion", True) else (1.0, 0)
     t = rate_test(B, Nb, C, Nc, params.confidence, phi)
     extra.update(baseline_rate=B / Nb, canary_rate=C / Nc, canary_share=t.share, dispersion=phi)
@@ -220,20 +235,13 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
 
 
 def decide_ratio(params: JudgeParams, stats: Statistics, B: float, C: float, Nb: float, Nc: float) -> Judgement:
-    """High/low/pass from a rate-ratio interval (the anytime judge decides on its p-value, ``anytime._decide_rate``)."""
-    allowed_inc, allowed_dec, crit_inc, crit_dec = params.effect_size.thresholds()
-    r, lo, hi = stats.estimate, stats.ci_lower, stats.ci_upper
-    what = (f"rate ratio {_fmt(r)} ({params.confidence:.0%} CI {_fmt(lo)} to {_fmt(hi)}; "
-            f"{_count(C)} events in {_count(Nc)} canary vs {_count(B)} in {_count(Nb)} baseline)")
-    if params.direction in (Direction.INCREASE, Direction.EITHER) and lo > 1.0 and r >= allowed_inc:
-        critical = params.critical and r >= crit_inc
-        return Judgement(Classification.HIGH, f"{params.name} is higher{' (critical)' if critical else ''}: {what}",
-                         critical=critical, statistics=stats)
-    if params.direction in (Direction.DECREASE, Direction.EITHER) and hi < 1.0 and r <= allowed_dec:
-        critical = params.critical and r <= crit_dec
-        return Judgement(Classification.LOW, f"{params.name} is lower{' (critical)' if critical else ''}: {what}",
-                         critical=critical, statistics=stats)
-    return Judgement(Classification.PASS, "", statistics=stats)
+    """The three-way rule (``_decision.non_inferiority``) on the rate-ratio interval: high when it lies above 1 and
+    the ratio clears ``allowed_increase`` (or wholly above the allowed ratio ``1 + margin``), pass when it lies
+    below ``1 + margin``, inconclusive otherwise (too few events to tell)."""
+    iv = ratio_interval(params, stats.estimate, stats.ci_lower, stats.ci_upper, params.confidence,
+                        float(min(stats.n_baseline, stats.n_canary)))
+    what = f"rate ratio ({_count(C)} events in {_count(Nc)} canary vs {_count(B)} in {_count(Nb)} baseline)"
+    return non_inferiority(params, stats, iv, what=what)
 
 
 @dataclass(frozen=True, slots=True)

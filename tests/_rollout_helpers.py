@@ -11,7 +11,7 @@ from analysis.decision.scoring import Score
 from analysis.decision.verdict import Decision, Verdict
 
 METRIC = {"name": "error_rate", "judge": "kayenta", "direction": "increase"}
-SCORES = {"pass": 100.0, "marginal": 80.0, "fail": 0.0, "nodata": 0.0, "error": 0.0}
+SCORES = {"pass": 100.0, "marginal": 80.0, "fail": 0.0, "nodata": 0.0, "error": 0.0, "inconclusive": 0.0}
 
 
 def rollout_config(rollout: dict[str, Any], name: str = "svc", **top: Any):

@@ -134,7 +134,8 @@ def demo_dir() -> Path:
 @click.command()
 @click.option("--json", "json_dir", type=click.Path(file_okay=False), help="Also write each result as JSON here.")
 def demo(json_dir: str | None) -> int:
-    """Run the two embedded scenarios: a healthy canary (passes) and a latency and error-rate regression (fails)."""
+    """Run the two embedded scenarios: a healthy canary (never fails: passes, or is inconclusive when the judge
+    cannot tell) and a latency and error-rate regression (fails)."""
     from analysis import analyze_file
 
     if json_dir:
@@ -142,8 +143,10 @@ def demo(json_dir: str | None) -> int:
     d = demo_dir()
     cfg = load_config(d / "canary.yaml")
     outcomes = []
-    for scenario, expect in (("healthy", "pass"), ("regression", "fail")):
-        click.echo(f"=== scenario: {scenario} (expected: {expect}) ===")
+    # the healthy canary is never failed; whether it is shown within its allowed effects (pass) or not enough data
+    # to tell (inconclusive) depends on how much of the load both arms share the judge can take out
+    for scenario, expect in (("healthy", ("pass", "inconclusive")), ("regression", ("fail",))):
+        click.echo(f"=== scenario: {scenario} (expected: {' or '.join(expect)}) ===")
         result = analyze_file(cfg, d / f"{scenario}.csv")
         emit(result, str(Path(json_dir) / f"{scenario}.json") if json_dir else None)
         click.echo("")
@@ -151,7 +154,7 @@ def demo(json_dir: str | None) -> int:
     click.echo("demo summary:")
     ok = True
     for scenario, expect, got in outcomes:
-        mark = "as expected" if got == expect else "UNEXPECTED"
-        ok &= got == expect
+        mark = "as expected" if got in expect else "UNEXPECTED"
+        ok &= got in expect
         click.echo(f"  {scenario:<11} verdict {got.upper():<8} ({mark})")
     return 0 if ok else 1

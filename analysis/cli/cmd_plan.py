@@ -1,4 +1,5 @@
-"""``canary plan``: from recorded baseline data, the smallest regression a canary can catch or how long it needs."""
+"""``canary plan``: from baseline history (a recorded file or Prometheus), the smallest regression a canary can
+catch or how long it needs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 
 import click
 
+from analysis.cli._options import prometheus_options
 from analysis.config import load_config
 from analysis.errors import UsageError
 from analysis.output import check_target, write_atomic
@@ -50,8 +52,9 @@ def render(p) -> str:
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--data", "data", required=True, type=click.Path(dir_okay=False),
-              help="Recorded data (CSV or Parquet); its baseline scope is what the plan reads.")
+@click.option("--data", "data", type=click.Path(dir_okay=False),
+              help="Recorded data (CSV or Parquet); its baseline scope is what the plan reads. Or --prometheus-url "
+                   "(or prometheus.url) with --start: the baseline scope's history in Prometheus.")
 @click.option("--duration", metavar="DURATION", help="Planned canary duration (e.g. 30m): gives the minimum "
               "detectable effect of each metric.")
 @click.option("--effect", type=float, metavar="FRACTION", help="Regression to detect (0.1 = +10 %, for counts a "
@@ -60,12 +63,16 @@ def render(p) -> str:
               help="The canary's share of the traffic that baseline and canary receive together.")
 @click.option("--power", type=float, default=0.9, show_default=True, help="Probability of detecting the effect.")
 @click.option("--json", "json_path", metavar="PATH|-", help="Write the plan as JSON ('-' for stdout).")
-def plan(config: str, data: str, duration: str | None, effect: float | None, split: float, power: float,
-         json_path: str | None) -> int:
-    """Plan a canary for CONFIG from recorded baseline data: minimum detectable effect for --duration, or the
-    duration needed for --effect (or both), per gating metric, under the judges' default decision rule.
+@prometheus_options
+def plan(config: str, data: str | None, duration: str | None, effect: float | None, split: float, power: float,
+         json_path: str | None, **source: str) -> int:
+    """Plan a canary for CONFIG from baseline history: minimum detectable effect for --duration, or the
+    duration needed for --effect (or both), per gating metric, under the judges' decision rule.
 
-    Exit codes: 0 planned, 2 usage, config or data error.
+    The history is a recorded file (--data) or Prometheus (--prometheus-url or prometheus.url, the config's
+    scopes, over --start .. --end).
+
+    Exit codes: 0 planned, 2 usage, config or data error, 4 the source cannot be queried.
     """
     import json
 
@@ -84,7 +91,8 @@ def plan(config: str, data: str, duration: str | None, effect: float | None, spl
         raise UsageError("--split must be in (0, 1)")
     if not 0.5 <= power < 1:
         raise UsageError("--power must be in [0.5, 1)")
-    result = plan_source(cfg, SourceOptions(data=data), duration=seconds, effect=effect, split=split, power=power)
+    result = plan_source(cfg, SourceOptions(data=data, **source), duration=seconds, effect=effect, split=split,
+                         power=power)
     text = json.dumps(result.to_dict(), indent=2, allow_nan=False)
     if json_path == "-":
         click.echo(render(result), err=True)

@@ -14,6 +14,8 @@ import os
 import shutil
 from typing import IO, Iterable
 
+from judges._decision import pct
+
 from analysis.report import _view
 from analysis._text import printable
 from analysis.report._format import fmt
@@ -62,6 +64,19 @@ def _threshold(m: MetricResult) -> str:
     return value if limit == "-" else f"{value} ({limit})"
 
 
+def _detectable(m: MetricResult) -> tuple[str, str]:
+    """The confidence the interval was judged at, and the smallest detectable change (with the extra points an
+    inconclusive metric needs): ``+12% (+40 pts)``."""
+    d = m.detectability()
+    conf = "-" if d["confidence"] is None else pct(d["confidence"])
+    detect = "-" if d["mde"] is None else f"{d['mde']:+.0%}"
+    if d["extra_points"] is not None:
+        detect += f" (+{d['extra_points']:.0f} pts)"
+    elif m.classification.value == "inconclusive" and d["mde"] is not None:
+        detect += " (more data won't tell)"
+    return conf, detect
+
+
 def _mean_ratio(m: MetricResult) -> str:
     if _view.scale(m).kind == "value":
         return "-"
@@ -87,15 +102,17 @@ def render(result: AnalysisResult, color: bool = False, only_failed: bool = Fals
     if only_failed:
         metrics = [m for m in metrics if m.classification.value != "pass"]
     thresholds = any(_view.scale(m).kind == "value" for m in metrics)
-    headers = ["metric", "group", "result", "baseline med", "canary med", "change [CI]", "p", "mean ratio", "n b/c"]
+    headers = ["metric", "group", "result", "baseline med", "canary med", "change [CI]", "conf", "p", "mean ratio",
+               "detectable", "n b/c"]
     headers += ["threshold stat (limit)"] if thresholds else []
     rows, reasons = [], []
     for m in metrics:
         s = m.statistics
         label = m.classification.value.upper() + (" (critical)" if m.critical else "") + \
             (" (muted)" if m.muted else "")
+        conf, detect = _detectable(m)
         row = [printable(m.name), printable(m.group), label, fmt(s.baseline_median), fmt(s.canary_median),
-               _change(m), fmt(s.p_value, 3), _mean_ratio(m), f"{s.n_baseline}/{s.n_canary}"]
+               _change(m), conf, fmt(s.p_value, 3), _mean_ratio(m), detect, f"{s.n_baseline}/{s.n_canary}"]
         rows.append(row + ([_threshold(m)] if thresholds else []))
         notable_pass = m.reason and not m.reason.startswith(("no shift", "The canary and baseline data are identical"))
         if m.classification.value != "pass" or m.warnings or notable_pass:
@@ -103,7 +120,7 @@ def render(result: AnalysisResult, color: bool = False, only_failed: bool = Fals
             if m.warnings:
                 note = (note + "; " if note else "") + "; ".join(m.warnings)
             reasons.append((m, note))
-    table = _table(headers, rows, "lllrrrrrr" + ("r" if thresholds else ""))
+    table = _table(headers, rows, "lllrrrrrrrr" + ("r" if thresholds else ""))
     for i, m in enumerate(metrics):  # colour only the result cell, after widths are known
         if color:
             label = rows[i][2]

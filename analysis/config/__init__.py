@@ -134,18 +134,13 @@ def _effect_size(r: Reader | None) -> EffectSizeParams:
     if r is None:
         return EffectSizeParams()
     measure = EffectMeasure(r.str("measure", "mean-ratio", choices=[m.value for m in EffectMeasure]))
-    bounds = (0.0, 1.0) if measure is EffectMeasure.CLES else (0.0, None)
     vals = {}
+    # Kayenta reads each threshold as any double (MapUtils.getAsDoubleWithDefault) and never relates them: a
+    # critical threshold below the allowed one simply makes every flagged result critical. Accept what it accepts.
     for key in ("allowed_increase", "allowed_decrease", "critical_increase", "critical_decrease"):
-        vals[key] = r.num(key, None, lo=bounds[0], hi=bounds[1])
+        vals[key] = r.num(key, None)
     r.finish()
-    es = EffectSizeParams(measure=measure, **vals)
-    ai, ad, ci, cd = es.thresholds()
-    if vals["critical_increase"] is not None and ci < ai:
-        raise r.error(f"must be >= allowed_increase ({ai:g}); got {ci:g}", "critical_increase")
-    if vals["critical_decrease"] is not None and cd > ad:
-        raise r.error(f"must be <= allowed_decrease ({ad:g}); got {cd:g}", "critical_decrease")
-    return es
+    return EffectSizeParams(measure=measure, **vals)
 
 
 def _metric(r: Reader, defaults: Mapping[str, Any]) -> MetricConfig:
@@ -174,6 +169,7 @@ def _metric(r: Reader, defaults: Mapping[str, Any]) -> MetricConfig:
         effect_size=_effect_size(r.child("effect_size", None)),
         confidence=r.num("confidence", defaults.get("confidence", 0.98), lo=0.5, hi=1.0, hi_open=True),
         tolerance=r.num("tolerance", defaults.get("tolerance", 0.25), lo=0.0),
+        margin=r.num("margin", defaults.get("margin"), lo=0.0),
         statistic=r.str("statistic", "mean", choices=STATISTICS),
         upper=r.num("upper", None),
         lower=r.num("lower", None),
@@ -320,7 +316,8 @@ def _parse(data: Any, source: str) -> CanaryConfig:
     if defaults_r is not None:
         defaults = {"judge": defaults_r.str("judge", DEFAULT_JUDGE),
                     "confidence": defaults_r.num("confidence", 0.98, lo=0.5, hi=1.0, hi_open=True),
-                    "tolerance": defaults_r.num("tolerance", 0.25, lo=0.0)}
+                    "tolerance": defaults_r.num("tolerance", 0.25, lo=0.0),
+                    "margin": defaults_r.num("margin", None, lo=0.0)}
         defaults_r.finish()
     raw_metrics = top.list("metrics")
     if not raw_metrics:

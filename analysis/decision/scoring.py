@@ -1,9 +1,11 @@
 """Kayenta's scoring (``ScoringHelper`` / ``WeightedSumScorer``), exact to the rule.
 
 1. Muted results are left out.
-2. Group score = 100 * #pass / (#pass + #high + #low + #nodata-that-must-have-data); nodata and error are not in
-   the denominator; a group with an empty denominator has no data and scores 100 in the sum (shown as 0).
-3. A non-pass critical metric zeroes the score.
+2. Group score = 100 * #pass / (#pass + #high + #low + #inconclusive + #nodata-that-must-have-data); nodata and
+   error are not in the denominator (an inconclusive metric has been judged, but not shown within its allowed
+   effect, so it does not count as a pass); a group with an empty denominator has no data and scores 100 in the sum (shown as 0).
+3. A non-pass result flagged critical zeroes the score (Kayenta: ``critical == true and classification != Pass``;
+   a critical metric that is high below its ``critical_increase``, or in error, is not flagged critical).
 4. 50 % or more nodata among the scored results zeroes it.
 5. Otherwise the weighted sum over groups: configured weights as given, unweighted groups share 100 - sum(weights);
    rounded half-up to 2 decimals.
@@ -30,6 +32,14 @@ class Scored:
     critical_metric: bool = False
     must_have_data: bool = False
     muted: bool = False
+    # the judge's critical flag (Kayenta's result ``critical``): a critical failure, or a critical metric without
+    # data or inconclusive; None reads ``critical_metric``
+    critical: bool | None = None
+
+    @property
+    def zeroes_score(self) -> bool:
+        flag = self.critical_metric if self.critical is None else self.critical
+        return flag and self.classification is not Classification.PASS
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +60,8 @@ def round_half_up(x: float, places: int = 2) -> float:
 
 
 def _counts_in_denominator(r: Scored) -> bool:
-    if r.classification in (Classification.PASS, Classification.HIGH, Classification.LOW):
+    if r.classification in (Classification.PASS, Classification.HIGH, Classification.LOW,
+                            Classification.INCONCLUSIVE):
         return True
     # Kayenta's NodataFailMetric: must-have-data on a non-critical metric counts as a failure
     return r.classification is Classification.NODATA and r.must_have_data and not r.critical_metric
@@ -71,7 +82,7 @@ def score(results: Sequence[Scored], weights: Mapping[str, float]) -> Score:
         group_scores[g] = 100.0 * passed / len(denom) if denom else 0.0
 
     for r in scored:
-        if r.critical_metric and r.classification is not Classification.PASS:
+        if r.zeroes_score:
             return Score(0.0, group_scores, group_nodata,
                          f"critical metric {r.name} is {r.classification.value}")
     n_nodata = sum(r.classification is Classification.NODATA for r in scored)

@@ -8,18 +8,25 @@ Rules, in order:
 4. otherwise the score against the thresholds: >= pass -> ``pass``, >= marginal -> ``marginal``, else ``fail``;
 5. fail closed: a scored metric in error, or a must-have-data metric without data, turns ``pass`` and
    ``marginal`` into ``error`` / ``nodata`` (the missing evidence could have failed the run).
+
+Inconclusive metrics (not enough data to tell, see ``judges._decision.non_inferiority``) are settled by
+:func:`decide_run`: the rules above are applied twice, once with every inconclusive metric read as a failure (a
+critical one as a critical failure) and once with each read as a pass. When both readings give the same verdict,
+that is the verdict (a run that fails on its other metrics fails; one inconclusive metric among twenty that the
+score tolerates either way still passes, and says so); otherwise more data could change it and the run is
+``inconclusive`` (exit code 5). So a run with an inconclusive critical metric never passes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from judges import Classification
 
 from analysis.config import Thresholds
-from analysis.decision.scoring import Score, Scored
+from analysis.decision.scoring import Score, Scored, score as score_results
 
 
 class Verdict(StrEnum):
@@ -28,6 +35,7 @@ class Verdict(StrEnum):
     PASS = "pass"
     MARGINAL = "marginal"
     FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
     NODATA = "nodata"
     ERROR = "error"
 
@@ -37,7 +45,7 @@ class Verdict(StrEnum):
 
 
 EXIT_CODES = {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.MARGINAL: 3,
-              Verdict.NODATA: 4, Verdict.ERROR: 4}
+              Verdict.NODATA: 4, Verdict.ERROR: 4, Verdict.INCONCLUSIVE: 5}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +98,32 @@ def decide(results: Sequence[Scored], critical_failures: Sequence[str], score: S
     if nodata:
         reason += f"; {len(nodata)} metric(s) without data were not scored: {', '.join(nodata[:5])}"
     return Decision(value, reason)
+
+
+def decide_run(results: Sequence[Scored], critical_failures: Sequence[str], weights: Mapping[str, float],
+               thresholds: Thresholds) -> tuple[Score, Decision]:
+    """Score and verdict of a run, settling inconclusive metrics as the module docstring says.
+
+    The score returned counts an inconclusive metric as not passing (what has been shown); the verdict is the one
+    both readings agree on, else ``inconclusive``.
+    """
+    shown = score_results(results, weights)
+    open_ = [r for r in results if not r.muted and r.classification is Classification.INCONCLUSIVE]
+    if not open_:
+        return shown, decide(results, critical_failures, shown, thresholds)
+    critical_open = [r.name for r in open_ if r.critical_metric]
+    worst = decide(results, list(critical_failures) + critical_open, shown, thresholds)
+    as_pass = [replace(r, classification=Classification.PASS) if r in open_ else r for r in results]
+    best = decide(as_pass, critical_failures, score_results(as_pass, weights), thresholds)
+    names = ", ".join(r.name for r in open_[:5]) + (f" and {len(open_) - 5} more" if len(open_) > 5 else "")
+    if best.verdict in (Verdict.NODATA, Verdict.ERROR) or best.verdict is worst.verdict:
+        decision = best if best.verdict is not worst.verdict else worst
+        if decision.verdict is Verdict.PASS:
+            decision = Decision(decision.verdict, f"{decision.reason}; {len(open_)} inconclusive metric(s) do not "
+                                                  f"change the verdict either way: {names}")
+        return shown, decision
+    what = f"critical metric {critical_open[0]}" if critical_open else f"{len(open_)} metric(s) ({names})"
+    return shown, Decision(Verdict.INCONCLUSIVE,
+                           f"not enough data to tell: {what} inconclusive; the verdict would be "
+                           f"{best.verdict.value} if shown within the allowed effect, {worst.verdict.value} if "
+                           "shown worse")

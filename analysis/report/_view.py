@@ -201,8 +201,10 @@ _BOUND_KEYS = ("upper", "lower", "max_ratio", "min_ratio")
 def scale(m: MetricResult) -> Scale:
     """The scale and tolerated range of ``m``'s estimate, from what its judge recorded.
 
-    Rank judges record ``bound`` (tolerance * |estimate|, Kayenta's rule): the band is ``[-bound, +bound]``. Rate
-    judges decide on a rate ratio whose interval must exclude 1. The threshold judge records its ``upper``,
+    Judges deciding by the three-way rule (``judges._decision.non_inferiority``) record ``allowed_lower`` /
+    ``allowed_upper``: the band is the allowed effect. ``kayenta`` records ``bound`` (tolerance * |estimate|,
+    Kayenta's rule): the band is ``[-bound, +bound]``. Rate judges without an allowed effect decide on a rate
+    ratio whose interval must exclude 1. The threshold judge records its ``upper``,
     ``lower``, ``max_ratio`` and ``min_ratio``; ratio bounds become values through the baseline statistic. Any
     judge may instead record ``band_lower`` / ``band_upper`` (and ``reference``) explicitly.
     """
@@ -226,8 +228,16 @@ def scale(m: MetricResult) -> Scale:
         band = (max(los) if los else -math.inf, min(his) if his else math.inf) if (his or los) else None
         ref = base if base is not None and math.isfinite(base) else math.nan
         return Scale("value", ref, "canary statistic (dashed: baseline)", band, "accepted range", (True, True))
+    # the three-way rule of every judge but kayenta records the allowed effect it decided against
+    allowed = (x["allowed_lower"] if finite("allowed_lower") else -math.inf,
+               x["allowed_upper"] if finite("allowed_upper") else math.inf) \
+        if finite("allowed_lower") or finite("allowed_upper") else None
     if m.judge in RATIO_JUDGES:
+        if allowed is not None:
+            return Scale("ratio", 1.0, "canary / baseline rate ratio", allowed, "allowed effect", (up, down))
         return Scale("ratio", 1.0, "canary / baseline rate ratio", (1.0, 1.0), "no change", (up, down))
+    if allowed is not None:
+        return Scale("shift", 0.0, "canary − baseline", allowed, "allowed effect", (up, down))
     b = x.get("bound")
     band = (-abs(b) or 0.0, abs(b)) if b is not None and math.isfinite(b) else None
     return Scale("shift", 0.0, "canary − baseline", band, "tolerated shift", (up, down))

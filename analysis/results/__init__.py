@@ -60,12 +60,22 @@ class MetricResult:
             return True
         return c is Classification.NODATA and (self.must_have_data or self.critical_metric)
 
+    def detectability(self) -> dict[str, Any]:
+        """What the data could show: the confidence the interval was judged at, the allowed effect around it, the
+        smallest relative change detectable at this size (``mde``, power 80 %) and, for an inconclusive metric,
+        the extra points per arm that would resolve it (None where the judge does not say)."""
+        x = self.statistics.extra
+        get = lambda k: json_number(x.get(k))  # noqa: E731
+        return {"confidence": get("ci_confidence"), "allowed_lower": get("allowed_lower"),
+                "allowed_upper": get("allowed_upper"), "mde": get("mde"), "extra_points": get("extra_points")}
+
     def to_dict(self) -> dict[str, Any]:
         d = {"name": self.name, "group": self.group, "judge": self.judge,
              "classification": self.classification.value, "critical": self.critical,
              "critical_metric": self.critical_metric, "must_have_data": self.must_have_data, "muted": self.muted,
              "direction": self.direction, "reason": self.reason,
-             "statistics": self.statistics.to_dict(), "p_adjusted": json_number(self.p_adjusted),
+             "statistics": self.statistics.to_dict(), "detectability": self.detectability(),
+             "p_adjusted": json_number(self.p_adjusted),
              "warnings": list(self.warnings), "query": dict(self.query)}
         return d
 

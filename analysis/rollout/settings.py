@@ -8,6 +8,7 @@
       interval: 20s               # analysis window per step
       warmup: 5s                  # wait after each weight change before the window opens
       on_marginal: pause          # pause | fail | continue
+      max_extensions: 2           # an inconclusive step is analysed again over a longer window up to 2 more times
       on_interrupt: rollback      # SIGINT/SIGTERM: rollback (canary 0) | hold (last safe weights, resumable)
       router: {type: haproxy, admin: "127.0.0.1:9999", backend: app, baseline: blue, canary: green}
       hooks:                      # see analysis.rollout.hooks: a list is one command, a shell only if asked
@@ -54,6 +55,9 @@ class RolloutConfig:
     warmup: float = 0.0
     analysis_delay: float = 0.0
     on_marginal: OnMarginal = OnMarginal.PAUSE
+    # an inconclusive analysis (not enough data to tell) is extended by one more interval up to this many times,
+    # then the stage is not passed (halt at the last safe weights)
+    max_extensions: int = 2
     hooks: tuple[Hook, ...] = ()
     service: str | None = None
     # blue-green
@@ -87,6 +91,13 @@ def _steps(r: Reader) -> tuple[int, ...]:
         raise r.error("needs at least one step below 100: a canary is analysed at each step below 100, so "
                       "[100] would promote without any analysis", "steps")
     return tuple(steps)
+
+
+def _max_extensions(r: Reader) -> int:
+    v = r.raw("max_extensions", 2)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or not 0 <= v <= 100:
+        raise r.error(f"expected a whole number of extensions from 0 to 100, got {v!r}", "max_extensions")
+    return int(v)
 
 
 def parse_rollout(r: Reader) -> RolloutConfig:
@@ -123,6 +134,7 @@ def parse_rollout(r: Reader) -> RolloutConfig:
         strategy=strategy, router=router, interval=interval,
         warmup=r.duration("warmup", 0.0), analysis_delay=r.duration("analysis_delay", 0.0),
         on_marginal=OnMarginal(r.str("on_marginal", "pause", choices=[m.value for m in OnMarginal])),
+        max_extensions=_max_extensions(r),
         hooks=parse_hooks(r.child("hooks", None)), service=service,
         on_interrupt=r.str("on_interrupt", "rollback", choices=["rollback", "hold"]), **kw)
     r.finish()

@@ -2,8 +2,10 @@
 
 **Canary.** For each step of ``rollout.steps`` below 100: set the canary's weight, wait ``warmup``, analyse the
 next ``interval`` (baseline and canary over the same window). Pass: next step. Fail: roll back (canary weight 0).
-Marginal: ``on_marginal`` (pause, fail or continue). No verdict (nodata, error, collector down): put the router
-back at the last safe weights (those of the last passed step) and halt. After the last step, promote (canary 100).
+Marginal: ``on_marginal`` (pause, fail or continue). Inconclusive (not enough data to tell): the step's window is
+extended by one more interval and analysed again, up to ``max_extensions`` times; still inconclusive, the step is
+not passed. No verdict (nodata, error, collector down) or not passed: put the router back at the last safe weights
+(those of the last passed step) and halt. After the last step, promote (canary 100).
 
 **Blue-green** (baseline = blue, canary = green). ``verify``: green gets ``preview_weight`` (0 by default: its
 traffic then comes from a preview route or a ``pre_step`` load test) and is analysed against blue over one
@@ -272,6 +274,20 @@ class Rollout:
         self.stages.append(sr)
         return sr
 
+    def _analyze_extending(self, stage: Stage, start: float, baseline: Window | None) -> StageResult:
+        """Analyse ``[start, start + interval]``; while inconclusive, extend the window by one interval (the data
+        accumulate) up to ``max_extensions`` times. ``baseline``: a fixed baseline window (post-promotion), else
+        the baseline is judged over the same window as the canary."""
+        extension = 0
+        while True:
+            window = Window(start, start + (extension + 1) * self.ro.interval)
+            sr = self._analyze(stage, baseline or window, window)
+            if sr.verdict != "inconclusive" or extension >= self.ro.max_extensions:
+                return sr
+            extension += 1
+            self._record("decision", action="extend", stage=stage.name, extension=extension,
+                         reason=f"{stage.name}: inconclusive, analysing {extension} more interval(s): {sr.reason}")
+
     def _decide(self, stage: Stage, sr: StageResult) -> None:
         v, why = sr.verdict, f"{stage.name}: verdict {sr.verdict}: {sr.reason}"
         marginal = self.ro.on_marginal
@@ -283,6 +299,9 @@ class Rollout:
             self._record("decision", action="pause", stage=stage.name, reason=why)
             self._end(Outcome.PAUSED, why + "; canary rollout --resume re-judges this step, "
                                             "--resume --approve accepts it, --abort rolls back")
+        elif v == "inconclusive":
+            self._halt(f"{stage.name}: not passed: still inconclusive after {self.ro.max_extensions} extension(s) "
+                       f"of the analysis window: {sr.reason}")
         else:
             self._halt(f"{stage.name}: no verdict ({v}): {sr.reason}")
 
@@ -294,8 +313,7 @@ class Rollout:
             self._hooks("pre_step", abort=True, target=stage.weights)
             self._set(stage.name, stage.weights)
             start = self.clock.now() + self.ro.warmup
-            window = Window(start, start + self.ro.interval)
-            self._decide(stage, self._analyze(stage, window, window))
+            self._decide(stage, self._analyze_extending(stage, start, None))
             self._hooks("post_step", abort=True)
         elif stage.kind in (StageKind.PROMOTE, StageKind.SWITCH):
             self._hooks("pre_promote", abort=True, target=stage.weights)
@@ -304,9 +322,8 @@ class Rollout:
             self._set(stage.name, stage.weights)
             if stage.analyze:
                 t = self.clock.now()
-                start = t + self.ro.warmup
-                self._decide(stage, self._analyze(stage, Window(t - self.ro.interval, t),
-                                                  Window(start, start + self.ro.interval)))
+                self._decide(stage, self._analyze_extending(stage, t + self.ro.warmup,
+                                                            Window(t - self.ro.interval, t)))
         elif stage.kind is StageKind.SCALE_DOWN:
             if self.switched_at is not None:
                 self._wait_until(self.switched_at + self.ro.scale_down_delay, "keeping blue")

@@ -1,20 +1,23 @@
 """Planning a canary from recorded baseline data: the smallest regression it can catch, or how long it must run.
 
-For each gating metric the plan reads the recorded baseline series (its step, noise, serial correlation, event
-rates) and answers with the same rule the judges apply by default: a per-metric level of ``1 - confidence``
-(two-sided) that Holm tightens to ``alpha / m`` for the first of the m gating metrics with p-values, power ``power``.
+For each gating metric the plan reads the baseline series of a source (a recorded file, or Prometheus over a
+window: any collector) and answers with the rule the judges apply (``judges._decision.non_inferiority``): a metric
+is shown worse when its interval, at confidence ``max(confidence, 1 - alpha / m)`` (Holm's first step over the m
+gating metrics with a level, ``analysis.decision.family``), lies above no change by the judge's tolerance and its
+effect clears the ``allowed_increase`` gate; power ``power``.
 
-* Shift metrics (``mann-whitney``, ``kayenta``, ``sequential-mean``): the Hodges-Lehmann shift has standard error
+* Shift metrics (``mann-whitney``, ``sequential-mean``, ``kayenta``): the Hodges-Lehmann shift has standard error
   ``s sqrt(VIF (1 + (1 - S) / S) / n)``, with ``s = 1.4826 MAD sqrt(pi / 3)`` (its large-sample value under
   normality), n points per arm, canary traffic share S (the canary's per-step noise grows as its traffic shrinks)
   and the AR(1) VIF the judge will apply at n points. A shift is detected with probability ``power`` when it is
-  ``(max(q_ci / (1 - tolerance), q_holm) + q_power) se``, quantiles of Student's t on ``2 n / VIF - 2`` degrees of
-  freedom. Ranks bound the interval: with ``sqrt(3 n^2 / (2 n + 1) / VIF)`` below its quantile it spans all
-  pairwise differences and only completely separated samples are flagged; the plan then marks its MDE as a lower
-  bound, and a duration it proposes is always long enough to leave that regime.
+  ``max(q / (1 - tolerance) + q_power) se`` and at least the gate ``allowed_increase - 1``, quantiles of Student's
+  t on ``2 n / VIF - 2`` degrees of freedom at that level. Ranks bound the interval: with
+  ``sqrt(3 n^2 / (2 n + 1) / VIF)`` below its quantile it spans all pairwise differences and only completely
+  separated samples are flagged; the plan then marks its MDE as a lower bound, and a duration it proposes is
+  always long enough to leave that regime.
 * Count metrics (``rate``, ``sequential-rate``): the exact conditional binomial test of the rate ratio at the
-  expected number of events, baseline events per step from the recording and canary traffic ``S / (1 - S)`` times
-  the baseline's.
+  expected number of events, one-sided at that level, baseline events per step from the source and canary
+  traffic ``S / (1 - S)`` times the baseline's, and at least the gate.
 
 The answer is an approximation for planning (normal theory for the shift, Poisson counts without overdispersion);
 ``benchmarks/decision_quality.py`` measures the real operating characteristics.
@@ -34,8 +37,10 @@ from scipy.stats import t as student_t
 from judges import json_number
 from judges.autocorrelation import MIN_POINTS, ar1_vif, lag1
 
+from analysis.collectors import Collector
 from analysis.config import CanaryConfig, MetricConfig
 from analysis.runs.source import SourceOptions
+from analysis.series import Window
 
 __all__ = ["MetricPlan", "Plan", "plan"]
 
@@ -103,10 +108,11 @@ def _shift_mde(n: int, scale: float, phi: float, split: float, q_level: Callable
     """Absolute MDE of a shift, and whether the rank interval is saturated (at its widest) at n points."""
     vif = _vif_at(phi, n) if params.options.get("autocorrelation", True) else 1.0
     df = max(2 * n / vif - 2, 1.0)
-    q_ci = float(student_t.isf((1 - params.confidence) / 2, df))
+    # one interval decides: at the stricter of the metric's level and Holm's first step
+    q_ci = max(float(student_t.isf((1 - params.confidence) / 2, df)), q_level(df))
     # the Hodges-Lehmann interval runs out of order statistics once q sigma_U sqrt(VIF) reaches nm / 2
     saturated = math.sqrt(3 * n * n / (2 * n + 1) / vif) <= q_ci
-    need = max(q_ci / max(1 - params.tolerance, 1e-9), q_level(df))
+    need = q_ci / max(1 - params.tolerance, 1e-9)
     se = scale * math.sqrt(vif * (1 + (1 - split) / split) / n)
     return (need + float(student_t.isf(1 - power, df))) * se, saturated
 
@@ -121,6 +127,16 @@ def _rate_power(n: int, lam: float, split: float, ratio: float, level: float) ->
         return 0.0
     theta = split * ratio / (1 - split + split * ratio)
     return float(binom.sf(k, events, theta))
+
+
+def _gate(params) -> float:
+    """The effect-size gate ``allowed_increase - 1`` (0 when unset): smaller regressions are never flagged."""
+    from judges import EffectMeasure
+
+    es = params.effect_size
+    if es.measure is EffectMeasure.MEAN_RATIO and es.allowed_increase is not None:
+        return max(float(es.allowed_increase) - 1.0, 0.0)
+    return 0.0
 
 
 def _smallest(pred: Callable[[float], bool], lo: float, hi: float, integer: bool) -> float:
@@ -150,9 +166,11 @@ def _plan_metric(m: MetricConfig, base, den, duration, effect, split, power, lev
         q_level = lambda df: float(student_t.isf(level / 2, df))  # noqa: E731
         if centre == 0 or scale == 0:
             return MetricPlan(m.name, m.judge, "shift", step, n, note="constant or zero-centred baseline")
+        gate = _gate(m.params)
+
         def rel(k: float) -> tuple[float, bool]:
             mde_abs, saturated = _shift_mde(int(k), scale, phi, split, q_level, m.params, power)
-            return mde_abs / centre, saturated
+            return max(mde_abs / centre, gate), saturated
 
         mde, saturated = rel(n) if n >= MIN_POINTS else (math.inf, True)
         needed = math.nan
@@ -173,26 +191,29 @@ def _plan_metric(m: MetricConfig, base, den, duration, effect, split, power, lev
             return MetricPlan(m.name, m.judge, "rate", step, n, baseline_rate=0.0, events=0.0, mde=math.inf,
                               note=f"no baseline events recorded; {k} canary events against none are flagged")
         mde = needed = math.nan
+        gate = _gate(m.params)
         if n:
-            mde = _smallest(lambda r: _rate_power(n, lam, split, r, one_sided) >= power, 1.0, 1e4, False) - 1
+            mde = max(_smallest(lambda r: _rate_power(n, lam, split, r, one_sided) >= power, 1.0, 1e4, False) - 1,
+                      gate)
         if effect:
             k = _smallest(lambda k: _rate_power(int(k), lam, split, 1 + effect, one_sided) >= power, 1,
-                          _MAX_POINTS, True)
+                          _MAX_POINTS, True) if effect >= gate else math.inf
             needed = k * step if math.isfinite(k) else math.inf
         return MetricPlan(m.name, m.judge, "rate", step, n, baseline_rate=rate, events=lam * n, mde=mde,
                           needed=needed)
     return MetricPlan(m.name, m.judge, "-", step, n, note="an absolute rule, not a comparison: nothing to plan")
 
 
-def plan(config: CanaryConfig, collector, *, duration: float | None = None, effect: float | None = None,
-         split: float = 0.5, power: float = 0.9) -> Plan:
-    """Plan every gating metric of ``config`` from the baseline series the collector recorded.
+def plan(config: CanaryConfig, collector: Collector, *, duration: float | None = None, effect: float | None = None,
+         split: float = 0.5, power: float = 0.9, window: Window | None = None) -> Plan:
+    """Plan every gating metric of ``config`` from the baseline series of a source.
 
     Parameters
     ----------
     config : CanaryConfig
-    collector : FileCollector
-        Recorded data; only the ``baseline`` scope is read.
+    collector : Collector
+        A recorded file (``FileCollector``) or Prometheus (``PrometheusCollector``); only the ``baseline`` scope
+        of its answer is used.
     duration : float, optional
         Canary duration in seconds: gives each metric's minimum detectable effect.
     effect : float, optional
@@ -201,6 +222,8 @@ def plan(config: CanaryConfig, collector, *, duration: float | None = None, effe
         The canary's share of the traffic that baseline and canary receive together, in (0, 1).
     power : float
         Probability of detecting the effect.
+    window : Window, optional
+        The stretch of baseline history to read (a file's own window when None).
     """
     if duration is None and effect is None:
         raise ValueError("give a duration, an effect, or both")
@@ -208,14 +231,24 @@ def plan(config: CanaryConfig, collector, *, duration: float | None = None, effe
         raise ValueError(f"`split` must be in (0, 1), got {split!r}")
     if not 0.5 <= power < 1:
         raise ValueError(f"`power` must be in [0.5, 1), got {power!r}")
+    if window is None and hasattr(collector, "window"):
+        window = collector.window()
     gating = [m for m in config.metrics if not m.muted]
     family = sum(m.judge in P_VALUE_JUDGES for m in gating) if config.holm else 1
     level = config.alpha / max(family, 1) if config.holm else 1.0
+    wanted = {m.name for m in gating} | {m.denominator for m in gating if m.denominator}
+    pairs = collector.collect([m for m in config.metrics if m.name in wanted], window)
     rows = []
     for m in gating:
-        base = collector.series(m.name, "baseline")
-        den = collector.series(m.denominator, "baseline") if m.denominator else None
-        rows.append(_plan_metric(m, base, den, duration, effect, split, power, level))
+        pair = pairs.get(m.name)
+        den = pairs.get(m.denominator) if m.denominator else None
+        if pair is None or pair.error or (den is not None and den.error):
+            why = (pair.error if pair is not None and pair.error else den.error if den is not None and den.error
+                   else "the source returned nothing")
+            rows.append(MetricPlan(m.name, m.judge, "-", math.nan, 0, note=f"no baseline data: {why}"))
+            continue
+        rows.append(_plan_metric(m, pair.baseline, den.baseline if den is not None else None, duration, effect,
+                                 split, power, level))
     return Plan(duration, effect, split, power, family, tuple(rows))
 
 
@@ -224,5 +257,11 @@ def plan_source(config: CanaryConfig, source: SourceOptions, **kwargs: Any) -> P
     """``canary plan``: :func:`plan` from the baseline series of the source ``source`` describes."""
     from analysis.runs.source import open_source
 
+    import time
+
+    from analysis.runs.source import resolve_window
+
     with open_source(config, source, need="the baseline data to plan from") as opened:
-        return plan(opened.config, opened.collector, **kwargs)
+        window = resolve_window(source, time.time(), opened.recorded) \
+            if opened.recorded is None or source.start or source.end else opened.recorded
+        return plan(opened.config, opened.collector, window=window, **kwargs)

@@ -7,37 +7,39 @@ judges it does not know are re-applied as they are. With Holm over the anytime p
 that a healthy release is ever failed stays at most ``alpha``, however long it is watched.
 
 At each look the window grows from ``start`` to the look's time, baseline and canary are aligned on their common
-timestamps, and the release is judged, scored and decided as by ``canary analyze``. The watch stops:
+timestamps, and the release is judged, scored and decided as by ``canary analyze``. Judges that are not
+anytime-valid (``threshold``, third-party ones) are not a new chance to fail at every look: before the last look
+their metrics count as inconclusive (judged at the end of the watch), so only the last look can fail or pass them.
+The watch stops:
 
-* at the first look whose verdict is ``fail`` or ``marginal`` with a metric flagged high or low (conclusive: an
-  anytime p-value never rises again, so more data cannot clear the metric and the release can no longer pass);
-* with ``margin`` set, at the first look where every gating metric's confidence sequence rules out a regression
-  larger than ``margin`` (relative) and every other metric passes: conclusive pass;
-* otherwise at ``end``, with the verdict of the last look.
+* at the first look whose verdict is ``fail`` or ``marginal``: the verdict then holds whichever way the
+  undecided metrics turn out (``analysis.decision.verdict.decide_run``), so a critical metric that is still undecided keeps
+  the watch going, and an anytime p-value never rises again;
+* with ``margin`` set, at the first look whose verdict is ``pass``: every gating metric's confidence sequence lies
+  within the allowed effect ``margin`` (time-uniform, so stopping there is valid). Without it the watch goes on,
+  since a canary can turn bad late (a slow leak, a cache that fills);
+* otherwise at ``end``, with the verdict of the last look (``inconclusive`` when the data could not tell).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable
 
-import numpy as np
-
-from judges import Classification, Direction
+from judges import Classification
 
 from analysis.collectors import Collector
-from analysis.config import CanaryConfig, MetricConfig
-from analysis.pipeline import judge_pairs
+from analysis.config import CanaryConfig
+from analysis.pipeline import align_pairs as align, judge_pairs
 from analysis.results import AnalysisResult, MetricResult
-from analysis.series import SamplePair, Series, Window
+from analysis.series import Window
 from analysis.decision.verdict import Verdict
 from analysis.errors import UsageError
 from analysis.runs.source import SourceOptions, open_source
 
-__all__ = ["SEQUENTIAL", "Look", "WatchResult", "align", "sequential_config", "watch"]
+__all__ = ["SEQUENTIAL", "Look", "WatchResult", "align", "sequential_config", "watch"]  # align: pipeline
 
 # the anytime-valid counterpart of each fixed-sample judge
 SEQUENTIAL: dict[str, str] = {"rate": "sequential-rate", "mann-whitney": "sequential-mean",
@@ -89,59 +91,24 @@ def sequential_config(config: CanaryConfig) -> CanaryConfig:
     return config.with_overrides(metrics=metrics)
 
 
-def _restrict(s: Series, keep: np.ndarray) -> Series:
-    mask = np.isin(s.timestamps, keep)
-    return dataclasses.replace(s, timestamps=s.timestamps[mask], values=s.values[mask])
+def _deferred(r: MetricResult) -> MetricResult:
+    """A metric whose judge is not anytime-valid, before the last look: inconclusive until the end of the watch."""
+    if r.muted or r.judge.startswith("sequential-") or r.classification not in (
+            Classification.PASS, Classification.HIGH, Classification.LOW):
+        return r
+    j = r.judgement
+    why = (f"{r.name}: judged at the end of the watch ({r.judge} is not anytime-valid; now "
+           f"{r.classification.value}{': ' + j.reason if j.reason else ''})")
+    return dataclasses.replace(r, judgement=dataclasses.replace(j, classification=Classification.INCONCLUSIVE,
+                                                                reason=why, critical=False))
 
 
-def align(pairs: Mapping[str, SamplePair], metrics: Iterable[MetricConfig]) -> dict[str, SamplePair]:
-    """Each pair restricted to the timestamps both scopes have (and, for a metric with a denominator, that the
-    denominator has in both scopes too), so sequential judges can read them look by look."""
-    out = dict(pairs)
-    for m in metrics:
-        p = pairs.get(m.name)
-        if p is None or p.error:
-            continue
-        keep = np.intersect1d(p.baseline.timestamps, p.canary.timestamps)
-        den = pairs.get(m.denominator) if m.denominator else None
-        if den is not None and not den.error:
-            keep = np.intersect1d(keep, np.intersect1d(den.baseline.timestamps, den.canary.timestamps))
-        out[m.name] = dataclasses.replace(p, baseline=_restrict(p.baseline, keep), canary=_restrict(p.canary, keep))
-    return out
-
-
-def _relative_sequence(r: MetricResult) -> tuple[float, float] | None:
-    """The confidence sequence of a metric as a relative change of the canary (0 = no change)."""
-    s = r.statistics
-    if math.isnan(s.ci_lower) or math.isnan(s.ci_upper):
-        return None
-    if r.judge == "sequential-rate":
-        return s.ci_lower - 1.0, s.ci_upper - 1.0
-    base = s.extra.get("baseline_mean", math.nan)
-    if r.judge == "sequential-mean" and base and math.isfinite(base):
-        return s.ci_lower / abs(base), s.ci_upper / abs(base)
-    return None
-
-
-def conclusive_pass(result: AnalysisResult, margin: float) -> bool:
-    """Every gating metric passes, and each one with a confidence sequence excludes a regression over ``margin``."""
-    for r in result.metrics:
-        if r.muted:
-            continue
-        if r.classification is not Classification.PASS:
-            return False
-        seq = _relative_sequence(r)
-        if seq is None:
-            if r.judge.startswith("sequential-"):
-                return False
-            continue
-        lo, hi = seq
-        direction = Direction(r.direction)
-        if direction in (Direction.INCREASE, Direction.EITHER) and not hi < margin:
-            return False
-        if direction in (Direction.DECREASE, Direction.EITHER) and not lo > -margin:
-            return False
-    return True
+def _with_margin(config: CanaryConfig, margin: float | None) -> CanaryConfig:
+    if margin is None:
+        return config
+    metrics = tuple(dataclasses.replace(m, params=dataclasses.replace(m.params, margin=margin))
+                    for m in config.metrics)
+    return config.with_overrides(metrics=metrics)
 
 
 def watch(config: CanaryConfig, collector: Collector, start: float, end: float, step: float, *,
@@ -159,7 +126,7 @@ def watch(config: CanaryConfig, collector: Collector, start: float, end: float, 
     start, end, step : float
         Epoch seconds of the first and the last look's window end, and the time between looks.
     margin : float, optional
-        Relative change under which a regression is negligible; enables the conclusive-pass stop.
+        Allowed relative change of every metric (its ``margin``); enables the conclusive-pass stop.
     sleep : callable, optional
         Called with the seconds to wait until a look's time is reached (real-time monitoring); ``None``
         replays without waiting.
@@ -170,7 +137,7 @@ def watch(config: CanaryConfig, collector: Collector, start: float, end: float, 
         raise ValueError(f"`step` must be > 0, got {step!r}")
     if not end > start:
         raise ValueError("`end` must be after `start`")
-    seq = sequential_config(config)
+    seq = _with_margin(sequential_config(config), margin)
     looks: list[Look] = []
     k = 1
     while True:
@@ -179,20 +146,20 @@ def watch(config: CanaryConfig, collector: Collector, start: float, end: float, 
             sleep(t - clock())
         window = Window(start, t)
         pairs = align(collector.collect(seq.metrics, window), seq.metrics)
-        result = judge_pairs(seq, pairs, window)
+        result = judge_pairs(seq, pairs, window, defer=None if t >= end else _deferred)
         flagged = tuple(r.name for r in result.metrics
                         if not r.muted and r.classification in (Classification.HIGH, Classification.LOW))
         look = Look(t, result.verdict.value, result.score, flagged)
         looks.append(look)
         if on_look is not None:
             on_look(look, result)
-        if result.verdict in (Verdict.FAIL, Verdict.MARGINAL) and flagged:
-            return WatchResult(result, tuple(looks), t < end,
-                               f"conclusive {result.verdict.value} at look {k}: {', '.join(flagged)} flagged")
-        if margin is not None and conclusive_pass(result, margin):
-            return WatchResult(result, tuple(looks), t < end,
-                               f"conclusive pass at look {k}: every gating metric rules out a regression over "
-                               f"{margin:.0%}")
+        v = result.verdict
+        if t < end and v in (Verdict.FAIL, Verdict.MARGINAL):
+            return WatchResult(result, tuple(looks), True,
+                               f"conclusive {v.value} at look {k}: {', '.join(flagged) or 'score'} flagged")
+        if t < end and v is Verdict.PASS and margin is not None:
+            return WatchResult(result, tuple(looks), True,
+                               f"conclusive pass at look {k}: every gating metric is shown within its allowed effect")
         if t >= end:
             return WatchResult(result, tuple(looks), False, f"end of the watch after {k} look(s)")
         k += 1

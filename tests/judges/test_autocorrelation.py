@@ -87,7 +87,8 @@ def _false_fail(phi, n, runs, options=None, seed=5):
     rng = np.random.default_rng(seed)
     b, c = 100 * np.exp(0.1 * ar1(rng, phi, n, runs)), 100 * np.exp(0.1 * ar1(rng, phi, n, runs))
     params = JudgeParams(name="latency", options=options or {})
-    return np.mean([judge(b[i], c[i], params).classification is not Classification.PASS for i in range(runs)])
+    return np.mean([judge(b[i], c[i], params).classification in (Classification.HIGH, Classification.LOW)
+                    for i in range(runs)])
 
 
 @pytest.mark.parametrize("phi", [0.5, 0.8, 0.9])
@@ -167,8 +168,12 @@ def _verdicts(tmp_path, capsys, phi, releases, shift=0.0, seed=0):
 
 def test_cli_a_a_releases_at_phi_0_8_pass(tmp_path, capsys):
     results = _verdicts(tmp_path, capsys, 0.8, 40, seed=80)
-    failed = sum(r["verdict"] != "pass" for r in results)
+    failed = sum(r["verdict"] in ("fail", "marginal") for r in results)
     assert failed <= 2  # target: at most 5 % of releases
+    # the unpaired judge cannot always show 12 strongly autocorrelated metrics within +25 %: inconclusive, not
+    # pass, but most releases pass
+    assert sum(r["verdict"] == "pass" for r in results) >= 24
+    assert {r["verdict"] for r in results} <= {"pass", "inconclusive", "fail", "marginal"}
     m = results[0]["metrics"][0]
     # the default judge is now `paired` (issue 12): the scopes share timestamps, so the differences are judged with
     # the EWC autocorrelation-robust variance (the rank judge's VIF correction is tested above, by name)
@@ -180,4 +185,5 @@ def test_cli_regression_releases_fail(tmp_path, capsys):
     results = _verdicts(tmp_path, capsys, 0.5, 15, shift=0.2, seed=81)
     assert sum(r["verdict"] != "pass" for r in results) >= 14
     flagged = [r["metrics"][0] for r in results if r["metrics"][0]["classification"] == "high"]
-    assert all(m["p_adjusted"] <= 0.05 for m in flagged)
+    # flagged at Holm's level for 12 metrics: the interval is labelled with it
+    assert flagged and all(m["detectability"]["confidence"] == pytest.approx(1 - 0.05 / 12) for m in flagged)

@@ -209,7 +209,7 @@ def test_failed_interval_is_an_error_outcome():
     result = judge(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, np.inf]), JudgeParams(name="latency",
                                                                                         critical=True))
     assert result.classification is Classification.ERROR
-    assert result.critical
+    assert not result.critical  # NetflixACAJudge builds the Error result with the builder's default, critical false
     assert "latency" in result.reason and "infinite" in result.reason
 
 
@@ -255,3 +255,29 @@ def test_bad_parameters_raise(field, value):
 
 def test_registered_as_kayenta():
     assert get_judge("kayenta") is judge
+
+
+def test_critical_below_allowed_makes_every_high_critical():
+    # CL-9's data (experiment 20-30 vs control 1-3, mean ratio ~12): a critical threshold Kayenta allows below
+    # the allowed one, as our validation used to reject
+    exp, ctl = np.array([20.0, 22.0, 21.0, 25.0, 30.0]), np.array([1.0, 2.2, 1.1, 2.5, 3.0])
+    es = EffectSizeParams(allowed_increase=1.5, critical_increase=1.2)
+    r = judge(ctl, exp, JudgeParams(name="m", critical=True, confidence=0.95, tolerance=0.1, effect_size=es))
+    assert r.classification is Classification.HIGH and r.critical
+
+
+@pytest.mark.parametrize("critical", [True, False])
+def test_empty_canary_with_nan_replace_passes_as_in_kayenta(critical):
+    # MannWhitneyClassifier: nanStrategy replace and an empty side (nothing to replace) -> Pass, critical false
+    r = judge(np.array([1.0, 2.0, 3.0]), np.array([]), JudgeParams(name="m", critical=critical,
+                                                                  nan_strategy=NanStrategy.REPLACE))
+    assert r.classification is Classification.PASS and not r.critical and "no canary data" in r.reason.lower()
+
+
+@pytest.mark.parametrize("must_have_data", [True, False])
+def test_critical_metric_without_canary_data_is_nodata_and_critical(must_have_data):
+    # MannWhitneyClassifier with nanStrategy remove: Nodata with critical = isCriticalMetric (CL-24 is the
+    # non-critical case); the run's score is then zeroed by the critical override (ScoringHelper)
+    r = judge(np.array([1.0, 2.0, 3.0]), np.array([np.nan, np.nan]), JudgeParams(
+        name="m", critical=True, must_have_data=must_have_data))
+    assert r.classification is Classification.NODATA and r.critical

@@ -198,7 +198,7 @@ def test_sequential_rate_judge_flags_a_doubled_error_rate_and_says_when():
 def test_sequential_rate_judge_edge_cases():
     judge = get_judge("sequential-rate")
     zeros = np.zeros(30)
-    assert judge(zeros, zeros, _rate_params()).classification is Classification.PASS
+    assert judge(zeros, zeros, _rate_params()).classification is Classification.INCONCLUSIVE  # nothing to compare
     assert judge(np.zeros(0), np.zeros(0), _rate_params()).classification is Classification.NODATA
     j = judge(zeros, zeros + 1, _rate_params(baseline_denominator=zeros, canary_denominator=zeros + 10))
     assert j.classification is Classification.NODATA and "no baseline exposure" in j.reason
@@ -231,3 +231,49 @@ def test_sequential_mean_judge():
     assert judge(x, rng.normal(100, 10, 60), params).classification is Classification.PASS
     # a decrease is not a regression of an increase-only metric
     assert judge(x, x * 0.8, params).classification is Classification.PASS
+
+
+def test_sequential_rate_concludes_nothing_before_the_dispersion_is_estimable():
+    # issue 12: bursty counts (negative binomial) fooled the Poisson e-process in early looks; with fewer than
+    # SEQUENTIAL_MIN_DF + 1 steps with events the judge is inconclusive whatever the counts say
+    from judges.anytime import SEQUENTIAL_MIN_DF
+
+    judge = get_judge("sequential-rate")
+    b, c = np.full(SEQUENTIAL_MIN_DF, 5.0), np.full(SEQUENTIAL_MIN_DF, 40.0)
+    j = judge(b, c, _rate_params())
+    assert j.classification is Classification.INCONCLUSIVE and "dispersion" in j.reason
+    j = judge(np.full(SEQUENTIAL_MIN_DF + 1, 5.0), np.full(SEQUENTIAL_MIN_DF + 1, 40.0), _rate_params())
+    assert j.classification is Classification.HIGH
+
+
+def test_sequential_mean_freezes_its_autocorrelation_estimate():
+    # issue 12: re-estimated at every look, phi drifted to its cap under a shift and the prewhitening hid it
+    from judges.eprocess import FREEZE_PHI_AT, PHI_CAP, _phi_path
+
+    rng = np.random.default_rng(3)
+    d = np.r_[rng.normal(0, 1, FREEZE_PHI_AT), rng.normal(3, 1, 90)]  # a step after the freeze point
+    assert _phi_path(d - d[0])[-1] > _phi_path(d - d[0])[FREEZE_PHI_AT - 1]  # the running estimate drifts up
+    assert PHI_CAP < 1
+    res = mean_test(np.zeros(d.size), d, alpha=0.02)
+    assert res.stop() is not None and res.stop() < FREEZE_PHI_AT + 20
+
+
+def test_sequential_mean_pairs_by_timestamp_not_position():
+    # issue 12: a canary that starts 10 minutes later was compared with another time of the baseline
+    from analysis import parse_config
+    from analysis.pipeline import judge_pairs
+    from analysis.series import SamplePair, Series
+
+    rng = np.random.default_rng(7)
+    t = np.arange(120) * 60.0
+    load = 100 + 0.5 * np.arange(120)  # traffic ramping up: both sides follow it
+    base = load + rng.normal(0, 1, 120)
+    can = load + rng.normal(0, 1, 120)
+    pair = SamplePair("lat", Series(t, base), Series(t[10:], can[10:]))
+    cfg = parse_config({"name": "t", "metrics": [{"name": "lat", "judge": "sequential-mean"}]})
+    r = judge_pairs(cfg, {"lat": pair}, None).metric("lat")
+    assert r.classification is not Classification.HIGH and r.classification is not Classification.LOW
+    assert r.statistics.n_baseline == r.statistics.n_canary == 110
+    # by position the same data fail
+    shifted = get_judge("sequential-mean")(base, can[10:], JudgeParams(name="lat"))
+    assert shifted.classification in (Classification.HIGH, Classification.LOW)

@@ -311,12 +311,14 @@ def test_each_judge_is_drawn_on_its_own_scale():
 
     result = mixed_result()
     sc = {m.name: _view.scale(m) for m in result.metrics}
-    assert (sc["errors"].kind, sc["errors"].reference, sc["errors"].band) == ("ratio", 1.0, (1.0, 1.0))
+    # every judge but kayenta and threshold: the band is the allowed effect it decided against
+    assert (sc["errors"].kind, sc["errors"].reference, sc["errors"].band) == ("ratio", 1.0, (0.0, 1.25))
     assert sc["memory_mb"].kind == "value" and sc["memory_mb"].band == (-math.inf, 900.0)
     assert sc["memory_mb"].reference == result.metric("memory_mb").statistics.extra["baseline_statistic"]
-    bound = result.metric("latency_p99_ms").statistics.extra["bound"]
-    assert sc["latency_p99_ms"].kind == "shift" and sc["latency_p99_ms"].band == (-bound, bound)
-    assert sc["cpu"].band == (0.0, 0.0)  # the sequential judge tolerates no shift
+    x = result.metric("latency_p99_ms").statistics.extra
+    assert sc["latency_p99_ms"].kind == "shift" and sc["latency_p99_ms"].band == (-math.inf, x["allowed_upper"])
+    x = result.metric("cpu").statistics.extra
+    assert sc["cpu"].band == (x["allowed_lower"], x["allowed_upper"]) and x["allowed_lower"] < 0 < x["allowed_upper"]
     assert _view.shift(result.metric("errors")).startswith("×")
     html = render_html(result)
     text = "".join(parse(html).text)

@@ -78,6 +78,34 @@ def test_the_verdict_drives_the_weights(tmp_path, verdicts, on_marginal, outcome
     assert rec.events("end")[-1]["outcome"] == outcome.value
 
 
+@pytest.mark.parametrize("verdicts, outcome, history, durations", [
+    # inconclusive, extended once, then shown within the allowed effect: next step
+    (["inconclusive", "pass", "pass"], Outcome.PROMOTED, [(90, 10), (50, 50), (0, 100)], [20, 40, 20]),
+    # extended twice, then a regression shows: rolled back
+    (["inconclusive", "inconclusive", "fail"], Outcome.ROLLED_BACK, [(90, 10), (100, 0)], [20, 40, 60]),
+    # still inconclusive after max_extensions (2): not passed, back to the last safe weights
+    (["pass", "inconclusive", "inconclusive", "inconclusive"], Outcome.HALTED, [(90, 10), (50, 50), (90, 10)],
+     [20, 20, 40, 60]),
+])
+def test_an_inconclusive_step_is_extended_then_not_passed(tmp_path, verdicts, outcome, history, durations):
+    result, router, rec, analyzer = run(tmp_path, verdicts)
+    assert result.outcome is outcome and [(w.baseline, w.canary) for w in router.history] == history
+    extends = [r for r in rec.events("decision") if r["action"] == "extend"]
+    assert len(extends) == verdicts.count("inconclusive") - (outcome is Outcome.HALTED)
+    # each extension judges a longer window from the same start, so the data accumulate
+    assert [w.duration for _, w in analyzer.windows] == durations
+    assert len({w.start for _, w in analyzer.windows}) == len(analyzer.windows) - len(extends)
+    if outcome is Outcome.HALTED:
+        assert "still inconclusive after 2 extension(s)" in result.reason and result.exit_code == 4
+
+
+def test_max_extensions_is_validated_and_zero_halts_at_once(tmp_path):
+    with pytest.raises(ConfigError, match=r"rollout.max_extensions: expected a whole number"):
+        rollout_config({**STEPS, "max_extensions": -1})
+    result, *_ = run(tmp_path, ["inconclusive"], {"max_extensions": 0})
+    assert result.outcome is Outcome.HALTED and "after 0 extension(s)" in result.reason
+
+
 def test_no_verdict_names_the_problem(tmp_path):
     result, *_ = run(tmp_path, [CollectorError("cannot reach Prometheus at http://127.0.0.1:1")])
     assert result.reason == "step-1: no verdict (error): analysis failed: cannot reach Prometheus at " \
