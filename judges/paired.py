@@ -162,6 +162,7 @@ def _effect(diff: Differences, estimate: float, params: JudgeParams) -> float:
 def _extra(diff: Differences, test: PairedTest, opts: dict[str, Any]) -> dict[str, float]:
     out: dict[str, float] = {
         **diff.counts, "paired": 1.0, "log_ratio": float(diff.log), "n_pairs": float(test.n),
+        "mean_ratio": mean_ratio(diff.baseline, diff.canary),
         "unmatched_baseline": float(opts.get("unmatched_baseline", 0)),
         "unmatched_canary": float(opts.get("unmatched_canary", 0)),
         "df": float(test.df), "se": test.se, "critical_value": test.critical_value, "p_level": test.p_level,
