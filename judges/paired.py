@@ -34,7 +34,7 @@ import numpy as np
 from scipy.stats import t as student_t
 
 from judges import mann_whitney
-from judges._decision import decide, error
+from judges._decision import error, non_inferiority, ratio_interval, shift_interval
 from judges._paired_data import Differences, differences, matched_share
 from judges._har import ChangePoint, change_point, ewc_bandwidth, ewc_lrv, null_draws, phi_key, quantile, tail_p
 from judges.registry import JudgePlugin
@@ -184,10 +184,28 @@ def _extra(diff: Differences, test: PairedTest, opts: dict[str, Any]) -> dict[st
 
 def _decide(params: JudgeParams, stats: Statistics, diff: Differences, test: PairedTest, what: str) -> Judgement:
     """The shared rule on one interval, labelled with the confidence it has; the ratio added for log scales."""
-    j = decide(dataclasses.replace(params, confidence=test.confidence), stats, what)
-    bound = j.statistics.extra.get("bound", math.nan)
+    est, lo, hi = stats.estimate, stats.ci_lower, stats.ci_upper
+    bound = params.tolerance * abs(est)
+    # one rule for every judge but kayenta (judges._decision.non_inferiority): pass only when the interval lies
+    # within the allowed effect (margin), high/low when it lies beyond no change by the tolerance and clears the
+    # gate, inconclusive otherwise; on the log scale the interval is read as a ratio
+    if diff.log:
+        iv = ratio_interval(params, math.exp(est), math.exp(lo), math.exp(hi), test.confidence, float(test.n))
+        ratio_stats = dataclasses.replace(stats, extra={**stats.extra, "log_bound": bound})
+        j = non_inferiority(params, ratio_stats, iv, what="ratio", bound=math.expm1(bound))
+        j = dataclasses.replace(j, statistics=dataclasses.replace(j.statistics, estimate=est, ci_lower=lo,
+                                                                  ci_upper=hi))
+        allowed = (math.log(iv.allowed_down) if iv.allowed_down > 0 else -math.inf,
+                   math.log(iv.allowed_up) if math.isfinite(iv.allowed_up) else math.inf)
+    else:
+        # values around 0 have no level to be relative to: the allowed effect is margin x the spread of the
+        # differences, which a signal common to both sides leaves unchanged
+        level = float(np.std(diff.d, ddof=1)) if diff.d.size > 1 else 0.0
+        iv = shift_interval(params, est, lo, hi, test.confidence, float(test.n), level)
+        j = non_inferiority(params, stats, iv, what=what, bound=bound)
+        allowed = (iv.allowed_down, iv.allowed_up)
     # the report draws the interval against this band (on the decision scale: log ratio or difference)
-    more = {"allowed_effect": bound, "band_lower": -bound, "band_upper": bound, "reference": 0.0}
+    more = {"allowed_effect": bound, "band_lower": allowed[0], "band_upper": allowed[1], "reference": 0.0}
     note = f"; {test.n} timestamp pairs"
     unmatched = int(stats.extra.get("unmatched_baseline", 0) + stats.extra.get("unmatched_canary", 0))
     if unmatched:
@@ -248,7 +266,7 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
                                 p_value=test.p_value, effect_size=_effect(diff, test.estimate, params),
                                 extra={**base.extra, **_extra(diff, test, opts)})
     level = _decide(params, stats, diff, test, what)
-    if level.classification is not Classification.PASS or test.change is None \
+    if level.classification not in (Classification.PASS, Classification.INCONCLUSIVE) or test.change is None \
             or not test.p_change <= (1 - params.confidence) / 2:
         return level
     c = test.change
@@ -256,7 +274,7 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
                                ci_upper=test.post_upper, effect_size=_effect(diff, test.post_estimate, params))
     where = f"after pair {c.index} of {test.n}"
     late = _decide(params, post, diff, test, f"{what} {where}")
-    if late.classification is Classification.PASS:
+    if late.classification not in (Classification.HIGH, Classification.LOW):
         return level
     why = f"; a change within the window {where} (CUSUM p {test.p_change:.3g})"
     return dataclasses.replace(late, reason=late.reason + why)

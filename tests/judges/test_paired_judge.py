@@ -15,7 +15,8 @@ from judges.paired import MIN_CHANGE, paired_test
 
 judge = get_judge("paired")
 MIRROR = {Classification.HIGH: Classification.LOW, Classification.LOW: Classification.HIGH,
-          Classification.PASS: Classification.PASS, Classification.NODATA: Classification.NODATA,
+          Classification.PASS: Classification.PASS, Classification.INCONCLUSIVE: Classification.INCONCLUSIVE,
+          Classification.NODATA: Classification.NODATA,
           Classification.ERROR: Classification.ERROR}
 
 
@@ -47,7 +48,7 @@ def test_shared_load_cancels_and_a_25_percent_regression_is_high_with_its_ratio(
     assert x["ci_confidence"] == pytest.approx(0.99)  # half of 1 - 0.98 for the level test, half for the change
     assert "99% CI" in j.reason and "ratio x1." in j.reason
     assert x["mde"] > 0 and math.isfinite(x["allowed_effect"])
-    # the unpaired rank test on the same data cannot see through the shared load
+    # the unpaired rank test on the same data cannot see through the shared load: not enough data to tell
     assert get_judge("mann-whitney")(b, c, JudgeParams(direction=Direction.INCREASE)).classification \
         is not Classification.HIGH
 
