@@ -29,6 +29,7 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
         sys.stdout.flush()
         return
     if str(path) == "-":
+        assert isinstance(text, str)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
         return
@@ -38,8 +39,9 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=parent)
-        with os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         umask = os.umask(0)

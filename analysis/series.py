@@ -106,7 +106,7 @@ class SamplePair:
             summary = f"baseline and canary: {baseline_error}" if baseline_error == canary_error \
                 else f"baseline: {baseline_error}; canary: {canary_error}"
         else:
-            summary = next((f"{s}: {e}" for s, e in errors.items()), None)
+            summary = next((f"{s}: {e}" for s, e in errors.items()), None)  # type: ignore[assignment]
         return SamplePair(metric, baseline, canary, summary, notes, errors)
 
     def few_points(self, min_points: int = 50) -> bool:

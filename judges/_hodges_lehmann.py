@@ -75,7 +75,7 @@ def rank_summary(xs: np.ndarray, ys: np.ndarray) -> RankSummary:
     tied = cross | (xs[:, 1:] == xs[:, :-1]).any(axis=1) | (ys[:, 1:] == ys[:, :-1]).any(axis=1)
     pooled, within = np.zeros(b), np.zeros(b)
     cube = lambda v: float((np.unique(v, return_counts=True)[1].astype(float) ** 3).sum() - v.size)  # noqa: E731
-    for r in np.flatnonzero(tied):
+    for r in np.flatnonzero(tied).tolist():
         pooled[r] = cube(np.concatenate([xs[r], ys[r]]))
         within[r] = cube(xs[r]) + cube(ys[r])
     return RankSummary(u, pooled, within, tied)

@@ -57,11 +57,12 @@ def _lag1(arms: list[tuple[np.ndarray, np.ndarray, int]]) -> tuple[np.ndarray, n
     arms = [a for a in arms if a[2] >= MIN_POINTS]
     if not arms:
         return np.zeros(0), np.zeros(0, bool), 0
-    num, den = 0.0, 0.0
+    num: np.ndarray | float = 0.0
+    den: np.ndarray | float = 0.0
     for a_num, a_den, _ in arms:
         num, den = num + a_num, den + a_den
     n = float(np.mean([size for _, _, size in arms]))
-    usable = den != 0.0
+    usable = np.asarray(den != 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         phi = (n * (num / den) + 1) / (n - 4)
     return np.where(usable, phi, 0.0), usable, int(round(n))

@@ -78,7 +78,7 @@ def judge_rate(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) ->
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(nb + nc > 0, nc / (nb + nc), Nc / (Nb + Nc))
     else:
-        share = float(opts.get("canary_share", 0.5))
+        share = np.asarray(float(opts.get("canary_share", 0.5)))
     over = bool(opts.get("overdispersion", True))
     phi, df = dispersion(dataclasses.replace(rc, baseline=b, canary=c, baseline_exposure=nb, canary_exposure=nc,
                                              aligned=True), SEQUENTIAL_MIN_DF) if over else (1.0, 0)

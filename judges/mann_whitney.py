@@ -307,7 +307,7 @@ def _judge_block(idx: list[int], prepared: list[tuple[Prepared, Prepared]], plis
     if rows.size:
         sel = [idx[r] for r in rows]
         if rows.size == len(idx):
-            rows = slice(None)  # every row: views, not copies
+            rows = slice(None)  # type: ignore[assignment]  # every row: views, not copies
         try:
             res = _judge_group(x[rows], y[rows], xs[rows], ys[rows],
                                None if orders is None else (orders[0][rows], orders[1][rows]),

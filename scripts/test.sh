@@ -26,4 +26,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+# the type checker configured in pyproject.toml ([tool.mypy]: analysis/ and judges/)
+python3 -m mypy
 exec python3 -m pytest "$@"

@@ -44,7 +44,7 @@ def test_readme_is_an_entrance_under_15000_characters():
     text = (ROOT / "README.md").read_text()
     assert len(text) < 15_000, len(text)
     # the two set-up commands, exactly as CI runs the second one
-    assert "python3 -m pip install -e '.[serve]' && canary demo" in text
+    assert "python3 -m pip install -e '.[serve,backtest]' && canary demo" in text
     assert "bash scripts/test.sh" in text
     assert "bash scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
     for use in ("## Gate a deployment", "## Report", "## Notebook", "## Rollout", "## Documentation"):

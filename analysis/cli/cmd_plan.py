@@ -91,8 +91,8 @@ def plan(config: str, data: str | None, duration: str | None, effect: float | No
         raise UsageError("--split must be in (0, 1)")
     if not 0.5 <= power < 1:
         raise UsageError("--power must be in [0.5, 1)")
-    result = plan_source(cfg, SourceOptions(data=data, **source), duration=seconds, effect=effect, split=split,
-                         power=power)
+    opts = SourceOptions(data=data, **source)  # type: ignore[arg-type]
+    result = plan_source(cfg, opts, duration=seconds, effect=effect, split=split, power=power)
     text = json.dumps(result.to_dict(), indent=2, allow_nan=False)
     if json_path == "-":
         click.echo(render(result), err=True)

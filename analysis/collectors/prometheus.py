@@ -52,7 +52,7 @@ __all__ = ["PrometheusCollector", "display_url"]
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _BACKOFF = 0.1  # seconds before the first retry; doubled for each further one
-_AGGREGATES = {"sum": np.sum, "avg": np.mean, "max": np.max, "min": np.min}
+_AGGREGATES: dict[str, Any] = {"sum": np.sum, "avg": np.mean, "max": np.max, "min": np.min}
 _MAX_LABEL_SETS = 5
 
 
@@ -249,7 +249,8 @@ class PrometheusCollector:
         """One scope: (series, error, notes). Never raises, so one metric cannot stop the others."""
         try:
             # past Prometheus' 11,000 points per series: consecutive sub-ranges of the grid, stitched (_ranges)
-            parts, warnings = [], []
+            parts: list[Any] = []
+            warnings: list[str] = []
             for start_ms, n in _ranges.split(*astuple(grid)):
                 part = _Grid(start_ms, grid.step_ms, n)
                 data, said = self._api("/api/v1/query_range", {"query": query, **part.params()}, breaker)

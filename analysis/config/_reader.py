@@ -5,6 +5,8 @@ Every message is one line: ``config.yaml: metrics[2].effect_size.allowed_increas
 
 from __future__ import annotations
 
+import builtins
+
 import math
 import re
 from typing import Any, Iterable, Mapping
@@ -78,7 +80,7 @@ class Reader:
             return default
         return self.data[name]
 
-    def str(self, name: str, default: Any = _MISSING, choices: Iterable[str] | None = None) -> Any:
+    def str(self, name: builtins.str, default: Any = _MISSING, choices: Iterable[builtins.str] | None = None) -> Any:
         v = self.raw(name, default)
         if v is default and default is not _MISSING:
             return v
@@ -90,14 +92,14 @@ class Reader:
                 raise self.error(f"must be one of {', '.join(choices)}; got {_short(v)}", name)
         return v
 
-    def bool(self, name: str, default: Any = _MISSING) -> Any:
+    def bool(self, name: builtins.str, default: Any = _MISSING) -> Any:
         v = self.raw(name, default)
         if not isinstance(v, bool):
             raise self.error(f"expected true or false, got {_type_name(v)} {_short(v)}", name)
         return v
 
-    def num(self, name: str, default: Any = _MISSING, *, lo: float | None = None, hi: float | None = None,
-            lo_open: bool = False, hi_open: bool = False) -> Any:
+    def num(self, name: builtins.str, default: Any = _MISSING, *, lo: float | None = None, hi: float | None = None,
+            lo_open: builtins.bool = False, hi_open: builtins.bool = False) -> Any:
         v = self.raw(name, default)
         if v is default and default is not _MISSING:
             return v
@@ -113,7 +115,7 @@ class Reader:
             raise self.error(f"must be {'<' if hi_open else '<='} {hi:g}; got {_short(v)}", name)
         return float(v)
 
-    def duration(self, name: str, default: Any = _MISSING) -> Any:
+    def duration(self, name: builtins.str, default: Any = _MISSING) -> Any:
         v = self.raw(name, default)
         if v is default and default is not _MISSING:
             return v
@@ -122,7 +124,7 @@ class Reader:
         except ValueError as e:
             raise self.error(str(e), name) from None
 
-    def list(self, name: str, default: Any = _MISSING) -> Any:
+    def list(self, name: builtins.str, default: Any = _MISSING) -> Any:
         v = self.raw(name, default)
         if v is default and default is not _MISSING:
             return v
@@ -130,7 +132,7 @@ class Reader:
             raise self.error(f"expected a list, got {_type_name(v)}", name)
         return v
 
-    def mapping(self, name: str, default: Any = _MISSING) -> Any:
+    def mapping(self, name: builtins.str, default: Any = _MISSING) -> Any:
         v = self.raw(name, default)
         if v is default and default is not _MISSING:
             return v
@@ -138,7 +140,7 @@ class Reader:
             raise self.error(f"expected a mapping, got {_type_name(v)}", name)
         return v
 
-    def child(self, name: str, default: Any = _MISSING) -> "Reader | None":
+    def child(self, name: builtins.str, default: Any = _MISSING) -> "Reader | None":
         v = self.raw(name, _MISSING if default is _MISSING else None)
         if v is None:
             return None

@@ -143,7 +143,7 @@ def _statistics(at: _At | None) -> Statistics:
     return Statistics(n_baseline=at.count("n_baseline"), n_canary=at.count("n_canary"), extra=extra, **floats)
 
 
-def _choice(at: _At, key: str, enum: type, default: str | None = None):
+def _choice(at: _At, key: str, enum: Any, default: str | None = None) -> Any:
     value = at.text(key, default)
     try:
         return enum(value)

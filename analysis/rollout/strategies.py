@@ -458,10 +458,10 @@ class Rollout:
                         raise UsageError(f"{self.state_file}: no rollout recorded to resume; "
                                          f"start one without --resume")
                     if resume and state is not None and state.final:
-                        return RolloutResult(Outcome(state.outcome), f"already finished: {state.reason}",
+                        return RolloutResult(Outcome(state.outcome or "halted"), f"already finished: {state.reason}",
                                              self.service, state.strategy, Weights.from_dict(state.weights),
                                              (), str(self.state_file), state.run)
-                    index = self._resume(state, approve) if resume else self._start(state)
+                    index = self._resume(state, approve) if resume and state is not None else self._start(state)
                     for stage in self.plan[index:]:
                         self._run_stage(stage)
                     self._end(Outcome.PROMOTED, "every stage passed; the canary has all the traffic")

@@ -58,7 +58,7 @@ class HAProxyRouter:
             try:
                 with socket.socket(self.family, socket.SOCK_STREAM) as s:
                     s.settimeout(self.timeout)
-                    s.connect(self.address)
+                    s.connect(self.address)  # type: ignore[arg-type]
                     s.sendall(cmd.encode() + b"\n")
                     chunks = []
                     while chunk := s.recv(65536):
