@@ -63,6 +63,27 @@ class Decision:
         return {"verdict": self.verdict.value, "reason": self.reason, "exit_code": self.exit_code}
 
 
+
+class Decided:
+    """What reads a run's outcome from its ``decision``: ``verdict``, ``reason`` and ``exit_code``."""
+
+    __slots__ = ()
+    decision: Decision
+
+    @property
+    def verdict(self) -> Verdict:
+        """``pass``, ``marginal``, ``fail``, ``inconclusive``, ``nodata`` or ``error``."""
+        return self.decision.verdict
+
+    @property
+    def reason(self) -> str:
+        """Why the run got its verdict, in one sentence."""
+        return self.decision.reason
+
+    @property
+    def exit_code(self) -> int:
+        return self.decision.exit_code
+
 def decide(results: Sequence[Scored], critical_failures: Sequence[str], score: Score,
            thresholds: Thresholds) -> Decision:
     """The verdict for one analysis (see the module docstring for the rules)."""

@@ -12,7 +12,7 @@ from judges import Classification, Judgement, Statistics, json_number
 from analysis.config import Thresholds
 from analysis.decision.scoring import Score
 from analysis.series import SamplePair, Window
-from analysis.decision.verdict import Decision, Verdict
+from analysis.decision.verdict import Decided, Decision
 
 STAT_KEYS = ("n_baseline", "n_canary", "estimate", "ci_lower", "ci_upper", "p_value", "effect_size",
              "baseline_median", "canary_median")
@@ -96,7 +96,7 @@ class Metrics(tuple[MetricResult, ...]):
 
 
 @dataclass(frozen=True, slots=True)
-class AnalysisResult:
+class AnalysisResult(Decided):
     """A whole analysis: verdict, score, groups and every metric's result.
 
     ``pairs`` keeps the collected data for plots and reports; ``to_dict(include_data=True)`` writes it out.
@@ -117,16 +117,6 @@ class AnalysisResult:
             object.__setattr__(self, "metrics", Metrics(self.metrics))
 
     @property
-    def verdict(self) -> Verdict:
-        """``pass``, ``marginal``, ``fail``, ``nodata`` or ``error``."""
-        return self.decision.verdict
-
-    @property
-    def reason(self) -> str:
-        """Why the run got its verdict, in one sentence."""
-        return self.decision.reason
-
-    @property
     def score(self) -> float:
         """The 0-100 score (Kayenta's weighted group score)."""
         return self.scores.total
@@ -134,10 +124,6 @@ class AnalysisResult:
     @property
     def group_scores(self) -> Mapping[str, float]:
         return self.scores.groups
-
-    @property
-    def exit_code(self) -> int:
-        return self.decision.exit_code
 
     def metric(self, name: str) -> MetricResult:
         return Metrics(self.metrics)[name]

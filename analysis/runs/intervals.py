@@ -36,7 +36,7 @@ from analysis.config import CanaryConfig
 from analysis.errors import UsageError
 from analysis.results import AnalysisResult
 from analysis.series import Window
-from analysis.decision.verdict import Decision, Verdict
+from analysis.decision.verdict import Decided, Decision, Verdict
 
 __all__ = ["IntervalRun", "Mode", "Schedule", "final_judgment", "parse_instant", "plan", "run_intervals"]
 
@@ -146,7 +146,7 @@ def final_judgment(last_score: float, marginal: float | None, pass_: float | Non
 
 
 @dataclass(frozen=True, slots=True)
-class IntervalRun:
+class IntervalRun(Decided):
     """Every judged interval (an ``AnalysisResult`` each) and the final verdict, from the last one."""
 
     mode: Mode
@@ -159,18 +159,6 @@ class IntervalRun:
     @property
     def scores(self) -> tuple[float, ...]:
         return tuple(r.score for r in self.intervals)
-
-    @property
-    def verdict(self) -> Verdict:
-        return self.decision.verdict
-
-    @property
-    def reason(self) -> str:
-        return self.decision.reason
-
-    @property
-    def exit_code(self) -> int:
-        return self.decision.exit_code
 
     @property
     def result(self) -> AnalysisResult:
