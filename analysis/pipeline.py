@@ -178,13 +178,15 @@ def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: W
 
 
 def _identical_run(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> bool:
-    """Every judged metric has the same samples on both sides, and nothing shows they are different series (their
-    labels are equal, or unknown as in file data and aggregated queries): the scopes almost surely select one
-    series. Distinct series with equal values (a deterministic A/A pair, labels v1 and v2) are judged as usual."""
+    """Every judged metric has the same samples on both sides, and nothing shows they are different series: their
+    labels are equal (or unknown, as in file data and aggregated queries) and so are their queries (or unknown):
+    the scopes almost surely select one series. Distinct series with equal values (a deterministic A/A pair,
+    labels v1 and v2; zero errors on both sides of an aggregated query with other scope matchers) are judged as
+    usual."""
     judged = [pairs[m.name] for m in config.metrics
               if not m.muted and m.name in pairs and not pairs[m.name].error and len(pairs[m.name].baseline)]
     return bool(judged) and all(_same_series(p) and dict(p.baseline.labels) == dict(p.canary.labels)
-                                for p in judged)
+                                and p.baseline.query == p.canary.query for p in judged)
 
 
 def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Window | None,
