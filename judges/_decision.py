@@ -265,13 +265,15 @@ def non_inferiority(params: JudgeParams, stats: Statistics, iv: Interval, what: 
     if attained and up_dir and (lo > iv.allowed_up or (lo > iv.null + bound and (es_nan or es >= allowed_inc))):
         critical = params.critical and (es_nan or es >= crit_inc)
         tag = " (critical)" if critical else ""
-        return Judgement(Classification.HIGH, f"{params.name} is higher{tag}: {label} lies above no change and "
-                         f"past the allowed effect {allowed}", critical=critical, statistics=stats)
+        past = "and past the allowed effect" if lo > iv.allowed_up else "(allowed effect"
+        return Judgement(Classification.HIGH, f"{params.name} is higher{tag}: {label} lies above no change "
+                         f"{past} {allowed}{')' if past[0] == '(' else ''}", critical=critical, statistics=stats)
     if attained and down_dir and (hi < iv.allowed_down or (hi < iv.null - bound and (es_nan or es <= allowed_dec))):
         critical = params.critical and (es_nan or es <= crit_dec)
         tag = " (critical)" if critical else ""
-        return Judgement(Classification.LOW, f"{params.name} is lower{tag}: {label} lies below no change and "
-                         f"past the allowed effect {allowed}", critical=critical, statistics=stats)
+        past = "and past the allowed effect" if hi < iv.allowed_down else "(allowed effect"
+        return Judgement(Classification.LOW, f"{params.name} is lower{tag}: {label} lies below no change "
+                         f"{past} {allowed}{')' if past[0] == '(' else ''}", critical=critical, statistics=stats)
     within = (not up_dir or hi < iv.allowed_up) and (not down_dir or lo > iv.allowed_down)
     if attained and within:
         return Judgement(Classification.PASS, f"shown within the allowed effect {allowed}: {label}",

@@ -47,6 +47,9 @@ class JudgePlugin:
     paired : bool
         The judge compares the two scopes timestamp by timestamp: the pipeline matches their timestamps and adds
         the matched values to ``params.options`` (``analysis.series.Alignment.options``).
+    tolerance : float
+        The ``tolerance`` a config gives metrics judged by it when neither the metric nor ``defaults`` sets one:
+        Kayenta's 0.25 for the rank judges (the interval must clear ``tolerance * |estimate|``), 0 for ``paired``.
     """
 
     name: str
@@ -54,6 +57,7 @@ class JudgePlugin:
     options: type = NoOptions
     judge_many: BatchFn | None = None
     paired: bool = False
+    tolerance: float = 0.25
 
     def parse_options(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """``raw`` checked against the options class (the judge applies the defaults of what is not given).

@@ -168,7 +168,7 @@ def _metric(r: Reader, defaults: Mapping[str, Any]) -> MetricConfig:
         outlier_factor=o_factor,
         effect_size=_effect_size(r.child("effect_size", None)),
         confidence=r.num("confidence", defaults.get("confidence", 0.98), lo=0.5, hi=1.0, hi_open=True),
-        tolerance=r.num("tolerance", defaults.get("tolerance", 0.25), lo=0.0),
+        tolerance=r.num("tolerance", defaults.get("tolerance", get_plugin(judge).tolerance), lo=0.0),
         margin=r.num("margin", defaults.get("margin"), lo=0.0),
         statistic=r.str("statistic", "mean", choices=STATISTICS),
         upper=r.num("upper", None),
@@ -316,8 +316,10 @@ def _parse(data: Any, source: str) -> CanaryConfig:
     if defaults_r is not None:
         defaults = {"judge": defaults_r.str("judge", DEFAULT_JUDGE),
                     "confidence": defaults_r.num("confidence", 0.98, lo=0.5, hi=1.0, hi_open=True),
-                    "tolerance": defaults_r.num("tolerance", 0.25, lo=0.0),
+                    "tolerance": defaults_r.num("tolerance", None, lo=0.0),
                     "margin": defaults_r.num("margin", None, lo=0.0)}
+        if defaults["tolerance"] is None:  # each judge's own default (judges.registry.JudgePlugin.tolerance)
+            del defaults["tolerance"]
         defaults_r.finish()
     raw_metrics = top.list("metrics")
     if not raw_metrics:

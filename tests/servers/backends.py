@@ -6,7 +6,8 @@
 
 Each backend is a ``ThreadingHTTPServer`` on 127.0.0.1 (random port) answering any path with its name (header
 ``X-Version``), and ``/metrics`` in the Prometheus text format from its own ``prometheus_client`` registry:
-``http_requests_total{version, code}`` and the histogram ``http_request_duration_seconds{version}``. Errors are
+``http_requests_total{version, code}`` and the histogram ``http_request_duration_seconds{version}`` (created up front,
+or, with ``precreate=False``, when the first request with that code is served, as most services do). Errors are
 spread evenly (every 1/rate-th request), so a given rate gives the same count every run. ``Load`` sends requests
 through a frontend (HAProxy) from a thread and counts the answers per backend.
 """
@@ -33,7 +34,7 @@ class _Server(ThreadingHTTPServer):
 class Backend:
     """One version of the service. ``error_rate`` (0-1) and ``latency`` (seconds) may be changed at any time."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, precreate: bool = True):
         self.name = name
         self.error_rate = 0.0
         self.latency = 0.0
@@ -44,9 +45,11 @@ class Backend:
         self.requests = Counter("http_requests", "Requests served", ["version", "code"], registry=self.registry)
         self.duration = Histogram("http_request_duration_seconds", "Request duration", ["version"],
                                   buckets=BUCKETS, registry=self.registry)
-        for code in ("200", "500"):  # both series exist from the first scrape, so rates are never empty
-            self.requests.labels(version=name, code=code)
-        self.duration.labels(version=name)
+        if precreate:  # both series exist from the first scrape, so rates are never empty
+            for code in ("200", "500"):
+                self.requests.labels(version=name, code=code)
+            self.duration.labels(version=name)
+        # without, as most services export them: a code="500" series appears with the first error
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 

@@ -56,8 +56,14 @@ def test_errors_name_the_key_path(data, where, what):
 def test_defaults_follow_kayenta():
     cfg = parse_config(BASE, "svc.yaml")
     p = cfg.metrics[0].params
+    # the default judge (paired) has no tolerance of its own; Kayenta's 0.25 is the rank judges' default
     assert (cfg.metrics[0].judge, p.direction.value, p.confidence, p.tolerance) == ("paired", "either",
-                                                                                   0.98, 0.25)
+                                                                                   0.98, 0.0)
+    for judge in ("kayenta", "mann-whitney"):
+        assert parse_config(m(judge=judge), "svc.yaml").metrics[0].params.tolerance == 0.25
+    assert parse_config(m(tolerance=0.1), "svc.yaml").metrics[0].params.tolerance == 0.1
+    with_defaults = {**m(), "defaults": {"tolerance": 0.3}}
+    assert parse_config(with_defaults, "svc.yaml").metrics[0].params.tolerance == 0.3
     assert p.effect_size.thresholds() == (1.0, 1.0, 1.0, 1.0)
     assert (cfg.thresholds.pass_, cfg.thresholds.marginal) == (95.0, 75.0)
 
