@@ -225,6 +225,11 @@ class Interval:
         return float(math.ceil(max(extra, 1.0))) if math.isfinite(extra) else math.inf
 
 
+def _against(allowed: str, past: bool) -> str:
+    """How a flagged interval stands against the allowed effect: wholly past it, or only beyond no change."""
+    return f"and past the allowed effect {allowed}" if past else f"(allowed effect {allowed})"
+
+
 def non_inferiority(params: JudgeParams, stats: Statistics, iv: Interval, what: str = "shift",
                     bound: float = 0.0, unit: str = "") -> Judgement:
     """The three-way rule every judge except ``kayenta`` applies to its interval (one interval decides).
@@ -265,15 +270,13 @@ def non_inferiority(params: JudgeParams, stats: Statistics, iv: Interval, what: 
     if attained and up_dir and (lo > iv.allowed_up or (lo > iv.null + bound and (es_nan or es >= allowed_inc))):
         critical = params.critical and (es_nan or es >= crit_inc)
         tag = " (critical)" if critical else ""
-        past = "and past the allowed effect" if lo > iv.allowed_up else "(allowed effect"
         return Judgement(Classification.HIGH, f"{params.name} is higher{tag}: {label} lies above no change "
-                         f"{past} {allowed}{')' if past[0] == '(' else ''}", critical=critical, statistics=stats)
+                         f"{_against(allowed, lo > iv.allowed_up)}", critical=critical, statistics=stats)
     if attained and down_dir and (hi < iv.allowed_down or (hi < iv.null - bound and (es_nan or es <= allowed_dec))):
         critical = params.critical and (es_nan or es <= crit_dec)
         tag = " (critical)" if critical else ""
-        past = "and past the allowed effect" if hi < iv.allowed_down else "(allowed effect"
         return Judgement(Classification.LOW, f"{params.name} is lower{tag}: {label} lies below no change "
-                         f"{past} {allowed}{')' if past[0] == '(' else ''}", critical=critical, statistics=stats)
+                         f"{_against(allowed, hi < iv.allowed_down)}", critical=critical, statistics=stats)
     within = (not up_dir or hi < iv.allowed_up) and (not down_dir or lo > iv.allowed_down)
     if attained and within:
         return Judgement(Classification.PASS, f"shown within the allowed effect {allowed}: {label}",

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ import yaml
 
 from conftest import require_haproxy, require_prometheus
 from servers import stop_process
+from servers.journal import records
 from servers.backends import Backend, Load
 from servers.haproxy import HAProxyServer
 from servers.prometheus import PrometheusServer
@@ -92,7 +94,7 @@ def start(config: Path, prom: PrometheusServer, tmp: Path) -> subprocess.Popen:
 
 
 def journal(config: Path) -> list[dict]:
-    return [json.loads(line) for line in config.with_suffix(".jsonl").read_text().splitlines() if line.strip()]
+    return records(config.with_suffix(".jsonl"))
 
 
 def step_reasons(config: Path) -> str:
@@ -120,18 +122,18 @@ def test_the_readme_example_is_a_valid_config_whose_error_ratio_reads_no_errors_
 def test_the_readme_example_rolls_back_a_13x_and_a_50x_error_canary_at_its_first_step(pairs, tmp_path, round_):
     backends, prom = pairs
     cfg = readme_config()
-    runs, loads, proxies = {}, [], []
-    try:
+    runs = {}
+    with ExitStack() as stack:
         for i, (judge, ratio) in enumerate(CASES):
             blue, green = backends[i]
             blue.error_rate, green.error_rate, green.latency = BASELINE_ERRORS, BASELINE_ERRORS * ratio, 0.0
-            (tmp_path / f"ha-{i}").mkdir()
-            ha = HAProxyServer(tmp_path / f"ha-{i}", {blue.name: blue.port, green.name: green.port},
-                               {blue.name: 100, green.name: 0}).__enter__()
-            proxies.append(ha)
-            loads.append(Load(ha.url).start())
+            servers = {blue.name: blue.port, green.name: green.port}
+            ha = stack.enter_context(HAProxyServer(tmp_path / f"ha-{i}", servers, {blue.name: 100, green.name: 0}))
+            stack.enter_context(Load(ha.url))
             config = configure(cfg, tmp_path, f"shop-{i}", ha, blue.name, green.name, judge)
-            runs[(judge, ratio)] = (config, ha, (blue.name, green.name), start(config, prom, tmp_path))
+            proc = start(config, prom, tmp_path)
+            stack.callback(stop_process, proc)  # first out: before the HAProxy it drives goes away
+            runs[(judge, ratio)] = (config, ha, (blue.name, green.name), proc)
         for (judge, ratio), (config, ha, (b_name, c_name), proc) in runs.items():
             out, err = proc.communicate(timeout=120)
             case = (f"{judge} judge, canary at {ratio}x the baseline's error ratio (round {round_}):\n"
@@ -147,23 +149,12 @@ def test_the_readme_example_rolls_back_a_13x_and_a_50x_error_canary_at_its_first
                 f"{case}: {verdicts}"
             decision = [r for r in recs if r["event"] == "decision"][-1]
             assert decision["action"] == "rollback" and "error_ratio" in decision["reason"], case
-    finally:
-        for load in loads:
-            load.stop()
-        for *_, proc in runs.values():
-            stop_process(proc)
-            for pipe in (proc.stdout, proc.stderr):
-                pipe.close()
-        for ha in proxies:
-            ha.__exit__(None, None, None)
-
 
 def test_the_readme_example_promotes_a_healthy_canary_that_has_served_no_error(pairs, tmp_path):
     backends, prom = pairs
     blue, green = backends[-1]
     blue.heal()
     green.heal()
-    (tmp_path / "ha").mkdir()
     with HAProxyServer(tmp_path / "ha", {blue.name: blue.port, green.name: green.port},
                        {blue.name: 100, green.name: 0}) as ha, Load(ha.url) as load:
         config = configure(readme_config(), tmp_path, "shop-healthy", ha, blue.name, green.name, "default")

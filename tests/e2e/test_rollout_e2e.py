@@ -21,6 +21,7 @@ import yaml
 
 from conftest import require_haproxy, require_prometheus
 from servers import stop_process
+from servers.journal import records
 from servers.backends import Backend, Load
 from servers.haproxy import HAProxyServer
 from servers.prometheus import PrometheusServer
@@ -67,7 +68,6 @@ def stack():
 def make_haproxy(workdir: Path, baseline: Backend, canary: Backend) -> HAProxyServer:
     baseline.heal()
     canary.heal()
-    workdir.mkdir(exist_ok=True)
     return HAProxyServer(workdir, {baseline.name: baseline.port, canary.name: canary.port},
                          {baseline.name: 100, canary.name: 0})
 
@@ -129,12 +129,6 @@ def canary():
         stop_process(proc)
         for pipe in (proc.stdout, proc.stderr):
             pipe.close()
-
-
-def records(state: Path) -> list[dict]:
-    if not state.exists():
-        return []
-    return [json.loads(line) for line in state.read_text().splitlines() if line.endswith("}")]
 
 
 def wait_for(state: Path, predicate, proc: subprocess.Popen, timeout: float = 60) -> list[dict]:

@@ -69,6 +69,7 @@ class HAProxyServer:
         return "\n".join(lines) + "\n"
 
     def start(self) -> "HAProxyServer":
+        self.dir.mkdir(parents=True, exist_ok=True)
         for _ in range(5):  # a free port can be taken between bind(0) and HAProxy's bind
             self.port, self.admin_port = free_port(), free_port()
             cfg = self.dir / "haproxy.cfg"
