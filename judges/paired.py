@@ -39,15 +39,20 @@ import math
 from typing import Any
 
 import numpy as np
+from scipy.optimize import brentq
+from scipy.special import ndtri
+from scipy.stats import nct
 from scipy.stats import t as student_t
 
 from judges import mann_whitney
 from judges._decision import error, non_inferiority, ratio_interval, shift_interval
 from judges._paired_data import Differences, differences, matched_share
-from judges._har import ChangePoint, change_point, ewc_bandwidth, ewc_lrv, null_draws, phi_key, quantile, tail_p
+from judges._har import (ChangePoint, change_point, cosines, ewc_bandwidth, ewc_lrv, null_draws, phi_key, quantile,
+                         t_draws, tail_p)
+from judges._har import _ar1_rows as ar1_rows
 from judges.registry import JudgePlugin
 from judges._types import Classification, EffectMeasure, Judgement, JudgeParams, Statistics
-from judges.autocorrelation import lag1
+from judges.autocorrelation import ar1_vif, lag1
 from judges.effect_size import cles, mean_ratio
 
 __all__ = ["LEVEL_SHARE", "MIN_CHANGE", "MIN_PAIRS", "PLUGIN", "PairedTest", "judge", "paired_test"]
@@ -119,6 +124,83 @@ def _phi(u: np.ndarray) -> float:
     return phi if n else 0.0
 
 
+def level_critical(n: int, phi: float, confidence: float) -> tuple[int, float, float]:
+    """The level test at ``n`` differences whose residual lag-1 autocorrelation is ``phi`` (a :func:`phi_key` grid
+    point): its cosines ``B``, the confidence it gets (all of ``confidence`` below ``MIN_CHANGE`` points, else
+    ``LEVEL_SHARE`` of its alpha) and its critical value, the larger of Student t on ``B`` and the AR(1) null's
+    quantile. ``canary plan`` plans with the same numbers."""
+    b = ewc_bandwidth(n)
+    alpha = 1.0 - confidence
+    level_conf = 1.0 - (alpha * LEVEL_SHARE if n >= MIN_CHANGE else alpha)
+    q = max(float(student_t.isf((1 - level_conf) / 2, b)), quantile(t_draws(n, b, phi), level_conf))
+    return b, level_conf, q
+
+
+_PLAN_GRID = ndtri((np.arange(15) + 0.5) / 15)  # normal quantiles: the spread of the judge's estimate of phi
+_PLAN_SIM_MAX = 240  # up to this length planned_mde runs the judge's own statistics on simulated series
+_PLAN_DRAWS = 2000
+_PLAN_SEED = 20261205  # fixed: a plan is a pure function of its inputs
+
+
+def _ewc_moments(phi: float, n: int, b: int) -> tuple[float, float]:
+    """Expectation (per unit variance) and Satterthwaite degrees of freedom of the EWC long-run variance on ``b``
+    cosines of a long stationary AR(1) series at ``phi``, from its spectrum at the cosines' frequencies."""
+    w = np.pi * np.arange(1, b + 1) / n
+    e = (1 - phi * phi) / (1 - 2 * phi * np.cos(w) + phi * phi)
+    return float(e.mean()), float(e.sum() ** 2 / (e * e).sum())
+
+
+def _simulated_mde(n: int, phi: float, confidence: float, power: float) -> float:
+    """The level test's MDE in units of the series' sd, from the judge's own statistics on ``_PLAN_DRAWS`` seeded
+    AR(1) series: a shift moves the mean only (the EWC and the estimate of phi see the centred series), so the
+    rejection rate at shift ``delta`` is the share of draws with ``mean + delta > q(phi_hat) sqrt(Omega / n)``."""
+    x = ar1_rows(np.random.default_rng([_PLAN_SEED, n, int(round(phi * 1000))]), _PLAN_DRAWS, n, phi)
+    b = ewc_bandwidth(n)
+    u = x - x.mean(axis=1, keepdims=True)
+    lam = u @ cosines(n, b).T
+    se = np.sqrt((lam * lam).sum(axis=1) / b / n)
+    r = (u[:, 1:] * u[:, :-1]).sum(axis=1) / (u * u).sum(axis=1)
+    keys = [phi_key(v) for v in (n * r + 1) / (n - 4)]  # judges.autocorrelation.lag1 on each draw
+    crit = {k: level_critical(n, k, confidence)[2] for k in set(keys)}
+    # the shift each draw needs to reject, one-sided
+    need = np.array([crit[k] for k in keys]) * se - x.mean(axis=1)
+    return float(np.quantile(need, power))
+
+
+def planned_mde(n: int, sd: float, phi: float, confidence: float, power: float = POWER) -> float:
+    """Smallest mean difference the level test detects with probability ``power`` at ``n`` differences that are
+    AR(1) at lag-1 autocorrelation ``phi`` with standard deviation ``sd`` (``canary plan``; inf below ``MIN_PAIRS``).
+
+    Up to ``_PLAN_SIM_MAX`` points the judge's own statistics are run on simulated series (:func:`_simulated_mde`):
+    it calibrates at its estimate of ``phi``, which at 30 points spreads widely, and a high estimate costs power.
+    Beyond, the estimate is tight and a closed form holds: the mean has variance ``sd^2 VIF / n`` (``ar1_vif``),
+    the EWC ``Omega`` the expectation and Satterthwaite degrees of freedom ``nu`` of :func:`_ewc_moments`, so the
+    judge's t is ``r`` times a noncentral t on ``nu`` with ``r = sqrt(VIF / E[Omega])``, against the judge's
+    critical value at 15 normal quantiles of the estimate of ``phi``.
+    """
+    if n < MIN_PAIRS:
+        return math.inf
+    if not sd > 0:
+        return 0.0
+    phi = min(max(float(phi), 0.0), 0.95)
+    if n <= _PLAN_SIM_MAX:
+        return _simulated_mde(n, phi, confidence, power) * sd
+    b = ewc_bandwidth(n)
+    mean_omega, nu = _ewc_moments(phi, n, b)
+    vif = ar1_vif(phi, n)
+    r = math.sqrt(vif / mean_omega)
+    spread = math.sqrt(max(1 - phi * phi, 0.0) / n) * n / (n - 4)  # of the bias-corrected estimate
+    crit = np.array([level_critical(n, phi_key(phi + spread * z), confidence)[2] for z in _PLAN_GRID]) / r
+
+    def short(ncp: float) -> float:
+        return float(np.mean(nct.sf(crit, nu, ncp))) - power
+
+    hi = float(crit.max()) + 10.0
+    while short(hi) < 0:
+        hi *= 2
+    return float(brentq(short, 0.0, hi, xtol=1e-6)) * sd * math.sqrt(vif / n)
+
+
 def paired_test(d: np.ndarray, confidence: float) -> PairedTest:
     """Level and change tests of the differences ``d`` (time order, finite, at least ``MIN_PAIRS``).
 
@@ -130,16 +212,13 @@ def paired_test(d: np.ndarray, confidence: float) -> PairedTest:
     """
     x = np.asarray(d, dtype=float)
     n = x.size
-    b = ewc_bandwidth(n)
-    alpha = 1.0 - confidence
     split = n >= MIN_CHANGE
-    level_conf = 1.0 - (alpha * LEVEL_SHARE if split else alpha)
     mean = float(x.mean())
+    phi_level = phi_key(_phi(x - mean))
+    b, level_conf, q = level_critical(n, phi_level, confidence)
     se = math.sqrt(max(ewc_lrv(x, b), 0.0) / n)
     t = abs(mean) / se if se > 0 else (math.inf if mean != 0 else 0.0)
-    phi_level = phi_key(_phi(x - mean))
-    t_null = null_draws(n, b, phi_level)[0]
-    q = max(float(student_t.isf((1 - level_conf) / 2, b)), quantile(t_null, level_conf))
+    t_null = t_draws(n, b, phi_level)
     p_level = max(float(2 * student_t.sf(t, b)), tail_p(t_null, t)) if math.isfinite(t) else 0.0
     nan = math.nan
     change, p_change, post, phi_change = None, nan, (nan, nan, nan), nan
@@ -231,14 +310,15 @@ def _decide(params: JudgeParams, stats: Statistics, diff: Differences, test: Pai
         j = non_inferiority(params, stats, iv, what=what, bound=bound)
         allowed = (iv.allowed_down, iv.allowed_up)
     # the report draws the interval against this band (on the decision scale: log ratio or difference)
-    more = {"allowed_effect": bound, "band_lower": allowed[0], "band_upper": allowed[1], "reference": 0.0}
+    # (``allowed_upper`` / ``allowed_lower``: the margin, as the rule's reason reads it; ``bound``: the tolerance)
+    more = {"band_lower": allowed[0], "band_upper": allowed[1], "reference": 0.0}
     note = f"; {test.n} timestamp pairs"
     unmatched = int(stats.extra.get("unmatched_baseline", 0) + stats.extra.get("unmatched_canary", 0))
     if unmatched:
         note += f" ({unmatched} unmatched points left out)"
     if diff.log:  # the rule's own text already reads the interval as a ratio
-        if math.isfinite(bound):
-            more.update(allowed_ratio_upper=math.exp(bound), allowed_ratio_lower=math.exp(-bound))
+        if bound and math.isfinite(bound):
+            more.update(tolerance_ratio_upper=math.exp(bound), tolerance_ratio_lower=math.exp(-bound))
     stats = dataclasses.replace(j.statistics, extra={**j.statistics.extra, **more})
     return dataclasses.replace(j, reason=j.reason + note, statistics=stats)
 

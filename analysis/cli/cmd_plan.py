@@ -53,8 +53,9 @@ def render(p) -> str:
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--data", "data", type=click.Path(dir_okay=False),
-              help="Recorded data (CSV or Parquet); its baseline scope is what the plan reads. Or --prometheus-url "
-                   "(or prometheus.url) with --start: the baseline scope's history in Prometheus.")
+              help="Recorded data (CSV or Parquet): the baseline scope, and for paired metrics the canary scope "
+                   "when it was recorded on the same timestamps (an A/A run, the last canary). Or --prometheus-url "
+                   "(or prometheus.url) with --start: the scopes' history in Prometheus.")
 @click.option("--duration", metavar="DURATION", help="Planned canary duration (e.g. 30m): gives the minimum "
               "detectable effect of each metric.")
 @click.option("--effect", type=float, metavar="FRACTION", help="Regression to detect (0.1 = +10 %, for counts a "

@@ -1,4 +1,4 @@
-"""Planning a canary from recorded baseline data: the smallest regression it can catch, or how long it must run.
+"""Planning a canary from recorded data: the smallest regression it can catch, or how long it must run.
 
 For each gating metric the plan reads the baseline series of a source (a recorded file, or Prometheus over a
 window: any collector) and answers with the rule the judges apply (``judges._decision.non_inferiority``): a metric
@@ -6,6 +6,13 @@ is shown worse when its interval, at confidence ``max(confidence, 1 - alpha / m)
 gating metrics with a level, ``analysis.decision.family``), lies above no change by the judge's tolerance and its
 effect clears the ``allowed_increase`` gate; power ``power``.
 
+* ``paired`` metrics: the judge's level test (``judges.paired.planned_mde``: its EWC t, its critical value at its
+  own estimate of the autocorrelation, its share of the level) on the per-timestamp differences, log ratios when
+  every value is positive. When the source also holds the canary scope on at least half the baseline's timestamps
+  (a recorded A/A or earlier canary), the plan reads those differences: their spread and lag-1 autocorrelation,
+  at the split they were recorded at. From the baseline alone the canary is modelled as an independent copy whose
+  noise grows as its share S shrinks, ``sd(d) = sd(y) sqrt(1 + (1 - S) / S)``: the load both scopes share then
+  counts as noise, so that plan errs long.
 * Shift metrics (``mann-whitney``, ``sequential-mean``, ``kayenta``): the Hodges-Lehmann shift has standard error
   ``s sqrt(VIF (1 + (1 - S) / S) / n)``, with ``s = 1.4826 MAD sqrt(pi / 3)`` (its large-sample value under
   normality), n points per arm, canary traffic share S (the canary's per-step noise grows as its traffic shrinks)
@@ -36,19 +43,21 @@ from scipy.stats import t as student_t
 
 from judges import json_number
 from judges.autocorrelation import MIN_POINTS, ar1_vif, lag1
+from judges.paired import planned_mde
 
 from analysis.collectors import Collector
 from analysis.config import CanaryConfig, MetricConfig
 from analysis.runs.source import SourceOptions
-from analysis.series import Window
+from analysis.series import Series, Window
 
 __all__ = ["MetricPlan", "Plan", "plan"]
 
-SHIFT_JUDGES = ("paired", "mann-whitney", "kayenta", "sequential-mean")
+SHIFT_JUDGES = ("mann-whitney", "kayenta", "sequential-mean")
 RATE_JUDGES = ("rate", "sequential-rate")
 P_VALUE_JUDGES = ("paired", "mann-whitney", "rate", "sequential-mean", "sequential-rate")
 _MAX_POINTS = 1_000_000
 _NORMAL_GRID = ndtri((np.arange(21) + 0.5) / 21)
+_PAIRED_GRID = sorted({int(round(MIN_POINTS * 1.05 ** k)) for k in range(400) if MIN_POINTS * 1.05 ** k <= _MAX_POINTS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +160,65 @@ def _smallest(pred: Callable[[float], bool], lo: float, hi: float, integer: bool
     return hi
 
 
-def _plan_metric(m: MetricConfig, base, den, duration, effect, split, power, level) -> MetricPlan:
+def _paired_differences(ts: np.ndarray, v: np.ndarray, canary: Series | None) -> tuple[np.ndarray, bool] | None:
+    """The recorded per-timestamp differences (log ratios when every value is positive) when the canary scope has
+    at least half the baseline's timestamps, else None."""
+    if canary is None:
+        return None
+    keep = np.isfinite(canary.values)
+    common, ib, ic = np.intersect1d(ts, canary.timestamps[keep], return_indices=True)
+    if common.size < max(MIN_POINTS, math.ceil(0.5 * ts.size)):
+        return None
+    b, c = v[ib], canary.values[keep][ic]
+    log = bool((b > 0).all() and (c > 0).all())
+    return (np.log(c) - np.log(b) if log else c - b), log
+
+
+def _plan_paired(m: MetricConfig, ts: np.ndarray, v: np.ndarray, canary: Series | None, step: float, n: int,
+                 effect: float | None, split: float, power: float, level: float) -> MetricPlan:
+    recorded = _paired_differences(ts, v, canary)
+    if recorded is not None:
+        d, log = recorded
+        sd, (phi, _) = float(np.std(d, ddof=1)), lag1([d])
+        note = f"from {d.size} recorded timestamp pairs (at their split)"
+    else:
+        log = bool((v > 0).all())
+        y = np.log(v) if log else v
+        sd, (phi, _) = float(np.std(y, ddof=1)) * math.sqrt(1 + (1 - split) / split), lag1([y])
+        note = "baseline only: canary modelled as an independent copy (shared load counted as noise)"
+    centre = abs(float(np.mean(v)))
+    if not sd > 0:
+        return MetricPlan(m.name, m.judge, "paired", step, n, note="the differences are constant: no noise to plan "
+                          "from")
+    if not log and centre == 0:
+        return MetricPlan(m.name, m.judge, "paired", step, n, note="zero-centred baseline: no relative change")
+    confidence = max(m.params.confidence, 1 - level)  # the stricter of the metric's level and Holm's first step
+    gate = _gate(m.params)
+
+    def rel(k: int) -> float:
+        mde = planned_mde(k, sd, phi, confidence, power)
+        return max(math.expm1(mde) if log else mde / centre, gate)
+
+    mde = rel(n) if n >= MIN_POINTS else math.inf
+    needed = math.nan
+    if effect:
+        # on a 5 % grid of lengths, which every metric's search shares (the judge's nulls are cached per length)
+        k = _smallest(lambda k: rel(_PAIRED_GRID[int(k)]) <= effect, 0, len(_PAIRED_GRID) - 1, True)
+        needed = _PAIRED_GRID[int(k)] * step if math.isfinite(k) else math.inf
+    return MetricPlan(m.name, m.judge, "paired", step, n, phi, ar1_vif(phi, max(n, MIN_POINTS)),
+                      sd if log else sd / centre, mde=mde, needed=needed, note=note)
+
+
+def _plan_metric(m: MetricConfig, base, den, duration, effect, split, power, level,
+                 canary: Series | None = None) -> MetricPlan:
     keep = np.isfinite(base.values)
     ts, v = base.timestamps[keep], base.values[keep]
     step = _step(ts)
     if v.size < 2 or not math.isfinite(step):
         return MetricPlan(m.name, m.judge, "-", step, 0, note="too little recorded baseline data")
     n = int(duration // step) if duration else 0
+    if m.judge == "paired":
+        return _plan_paired(m, ts, v, canary, step, n, effect, split, power, level)
     if m.judge in SHIFT_JUDGES:
         mad = float(np.median(np.abs(v - np.median(v)))) * 1.4826
         scale = mad * math.sqrt(math.pi / 3)
@@ -212,8 +273,8 @@ def plan(config: CanaryConfig, collector: Collector, *, duration: float | None =
     ----------
     config : CanaryConfig
     collector : Collector
-        A recorded file (``FileCollector``) or Prometheus (``PrometheusCollector``); only the ``baseline`` scope
-        of its answer is used.
+        A recorded file (``FileCollector``) or Prometheus (``PrometheusCollector``): the ``baseline`` scope of
+        its answer, and the ``canary`` scope for paired metrics when it has the baseline's timestamps.
     duration : float, optional
         Canary duration in seconds: gives each metric's minimum detectable effect.
     effect : float, optional
@@ -247,8 +308,9 @@ def plan(config: CanaryConfig, collector: Collector, *, duration: float | None =
                    else "the source returned nothing")
             rows.append(MetricPlan(m.name, m.judge, "-", math.nan, 0, note=f"no baseline data: {why}"))
             continue
+        canary = pair.canary if not pair.side_error("canary") else None
         rows.append(_plan_metric(m, pair.baseline, den.baseline if den is not None else None, duration, effect,
-                                 split, power, level))
+                                 split, power, level, canary))
     return Plan(duration, effect, split, power, family, tuple(rows))
 
 

@@ -10,7 +10,8 @@ import scipy.fft
 import scipy.stats
 
 from _ar import ar1 as _ar1
-from judges._har import change_point, ewc_bandwidth, ewc_lrv, null_draws, phi_key, quantile, tail_p
+from judges._har import (_ar1_rows, band_flatness, change_point, ewc_bandwidth, ewc_lrv, null_draws, phi_key,
+                         quantile, sim_setting, t_draws, tail_p)
 
 
 
@@ -43,7 +44,7 @@ def test_ewc_t_on_all_cosines_is_the_one_sample_t_test_of_scipy():
 
 
 def test_bandwidth_grows_as_t_to_two_thirds_within_its_limits():
-    assert [ewc_bandwidth(n) for n in (1, 2, 3, 10, 30, 60, 120, 1440)] == [0, 1, 2, 2, 5, 8, 12, 64]
+    assert [ewc_bandwidth(n) for n in (1, 2, 3, 10, 30, 60, 120, 1440, 10 ** 6)] == [0, 1, 2, 2, 5, 8, 12, 64, 400]
 
 
 def test_change_point_matches_a_direct_computation():
@@ -72,3 +73,39 @@ def test_simulated_nulls_are_calibrated_and_seeded():
 @pytest.mark.parametrize("phi, key", [(-0.3, 0.0), (0.0, 0.0), (0.01, 0.05), (0.5, 0.5), (0.51, 0.55), (0.99, 0.95)])
 def test_phi_grid_rounds_up(phi, key):
     assert phi_key(phi) == pytest.approx(key)
+
+
+def test_the_filtered_ar1_rows_are_the_recursion():
+    # x_0 = e_0, x_t = phi x_{t-1} + sqrt(1 - phi^2) e_t, written out against scipy.signal.lfilter's rows
+    rows = _ar1_rows(np.random.default_rng(4), 3, 50, 0.7)
+    e = np.random.default_rng(4).standard_normal((3, 50))
+    x = e.copy()
+    for t in range(1, 50):
+        x[:, t] = 0.7 * x[:, t - 1] + math.sqrt(1 - 0.49) * e[:, t]
+    assert np.allclose(rows, x, rtol=1e-12, atol=1e-12)
+
+
+def test_t_draws_are_the_null_draws_t_without_the_change_statistic():
+    assert np.array_equal(t_draws(45, 6, 0.5), null_draws(45, 6, 0.5)[0])
+
+
+def test_long_windows_simulate_a_spectrum_as_flat_over_their_cosines():
+    # beyond 240 points the nulls are simulated at 240 (or 2 B) points under the coefficient whose spectrum is as
+    # flat over the B cosines: at 3,000 points and 0.8 the band pi j / 3000, j <= 104, is nearly flat
+    n, b = 3000, ewc_bandwidth(3000)
+    sim_n, phi_s = sim_setting(n, b, 0.8)
+    assert (sim_n, b) == (240, 104) and 0 < phi_s < 0.2
+    assert band_flatness(phi_s, sim_n, b) == pytest.approx(band_flatness(0.8, n, b), rel=1e-6)
+    assert sim_setting(200, 8, 0.8) == (200, 0.8) and sim_setting(10 ** 6, 400, 0.0) == (800, 0.0)
+    # so the critical value stays near Student t on B (it was 5.5 with the 240-point spectrum, against 2.5)
+    assert quantile(t_draws(n, b, 0.8), 0.99) < 1.1 * scipy.stats.t.isf(0.005, b)
+
+
+def test_long_window_level_test_keeps_its_level_at_high_autocorrelation():
+    # A/A at 600 points, AR 0.8: the level test's two-sided 2 % is kept, neither far above nor far below
+    from judges.paired import paired_test
+
+    rng = np.random.default_rng(12)
+    x = _ar1_rows(rng, 600, 600, 0.8)
+    rate = np.mean([paired_test(row, 0.98).p_level <= 0.013 for row in x])
+    assert 0.003 <= rate <= 0.03

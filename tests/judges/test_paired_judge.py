@@ -48,7 +48,11 @@ def test_shared_load_cancels_and_a_25_percent_regression_is_high_with_its_ratio(
     # 0.65 of 1 - 0.98 for the level test, 0.35 for the change test
     assert x["ci_confidence"] == pytest.approx(0.987)
     assert "98.7% CI" in j.reason and "ratio 1." in j.reason
-    assert x["mde"] > 0 and math.isfinite(x["allowed_effect"])
+    # the allowed effect the reason names is the margin (1.25 on the ratio scale); the tolerance (JudgeParams'
+    # default 0.25 here, 0 from a config) is reported apart, on both scales
+    assert x["mde"] > 0 and x["allowed_upper"] == pytest.approx(1.25) and "allowed effect ratio 1.25" in j.reason
+    assert x["band_upper"] == pytest.approx(math.log(1.25))
+    assert x["tolerance_ratio_upper"] == pytest.approx(math.exp(x["log_bound"])) and x["log_bound"] > 0
     # the unpaired rank test on the same data cannot see through the shared load: not enough data to tell
     assert get_judge("mann-whitney")(b, c, JudgeParams(direction=Direction.INCREASE)).classification \
         is not Classification.HIGH
@@ -210,3 +214,17 @@ def test_a_a_rejections_stay_near_their_level(phi, n):
     rng = np.random.default_rng(int(phi * 10) + n)
     p = np.array([paired_test(0.07 * _ar1(rng, phi, n), 0.98).p_value for _ in range(250)])
     assert (p <= 0.05).mean() <= 0.09
+
+
+@pytest.mark.parametrize("n, phi, confidence", [(30, 0.5, 1 - 0.05 / 12), (60, 0.8, 0.98), (300, 0.5, 0.98)])
+def test_the_planned_mde_is_detected_with_its_power(n, phi, confidence):
+    # canary plan's number for the paired judge: at its MDE the level interval lies above 0 with the planned power
+    # (simulated in the judge up to 240 points, a noncentral t beyond); here 500 simulated windows
+    from judges._har import _ar1_rows
+    from judges.paired import paired_test, planned_mde
+
+    mde = planned_mde(n, 0.07, phi, confidence, 0.8)
+    x = 0.07 * _ar1_rows(np.random.default_rng(n), 500, n, phi) + mde
+    rate = np.mean([paired_test(row, confidence).lower > 0 for row in x])
+    assert 0.72 <= rate <= 0.88
+    assert planned_mde(2, 0.07, phi, confidence) == math.inf and planned_mde(n, 0.0, phi, confidence) == 0.0

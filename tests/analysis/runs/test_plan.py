@@ -66,21 +66,72 @@ def _power(judge_name, make, runs=300, tolerance=0.25):
     return hits / runs
 
 
-def test_the_shift_mde_is_detected_with_the_planned_power(tmp_path):
+def _paired(b, c):
+    """The options the pipeline gives the paired judge for two series on the same timestamps."""
+    return {"paired_baseline": b, "paired_canary": c}
+
+
+def test_the_paired_mde_from_the_baseline_alone_is_detected_with_the_planned_power(tmp_path):
     rng = np.random.default_rng(1)
     p = plan(parse_config(CONFIG), record(tmp_path / "r.csv", rng, phi=0.5), duration=120 * 60)
     row = _row(p, "latency_ms")
+    assert row.judge == "paired" and row.kind == "paired" and "baseline only" in row.note
     assert row.points == 120 and 0.3 < row.autocorrelation < 0.7 and row.vif > 2
+    mde = row.mde
+
+    def make():
+        b, c = latency(rng, 120, 0.5), latency(rng, 120, 0.5) * (1 + mde)
+        return b, c, _paired(b, c)
+
+    # the metric's own tolerance from the config: 0 for paired
+    assert parse_config(CONFIG).metrics[0].params.tolerance == 0.0
+    assert 0.82 <= _power("paired", make, tolerance=0.0) <= 0.97
+
+
+def test_the_paired_plan_reads_recorded_pairs_and_sees_through_shared_load(tmp_path):
+    # an A/A recording of both scopes: a load both share (AR 0.95, 10 %) and each scope's own AR(0.5) noise (3 %)
+    def pairs(rng, n):
+        load = 0.10 * ar1(rng, 0.95, n)
+        return (100 * np.exp(load + 0.03 * ar1(rng, 0.5, n)), 100 * np.exp(load + 0.03 * ar1(rng, 0.5, n)))
+
+    rng = np.random.default_rng(11)
+    b, c = pairs(rng, 1440)  # a day: the plan is as good as its estimates of the noise and its autocorrelation
+    lines = ["metric,scope,timestamp,value"]
+    lines += [f"latency_ms,{scope},{T0 + 60 * i},{v[i]:.5f}" for scope, v in (("baseline", b), ("canary", c))
+              for i in range(1440)]
+    (tmp_path / "aa.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "b.csv").write_text("\n".join(x for x in lines if ",canary," not in x) + "\n")
+    cfg = parse_config({"name": "p", "metrics": [{"name": "latency_ms", "direction": "increase"}]})
+    row = _row(plan(cfg, FileCollector(tmp_path / "aa.csv"), duration=30 * 60), "latency_ms")
+    alone = _row(plan(cfg, FileCollector(tmp_path / "b.csv"), duration=30 * 60), "latency_ms")
+    assert "1440 recorded timestamp pairs" in row.note and "baseline only" in alone.note
+    # the differences cancel the load: their noise is sqrt(2) x 3 %, the baseline's alone about 10 %
+    assert 0.035 < row.noise < 0.05 and alone.noise > 2 * row.noise and alone.mde > 2 * row.mde
+    mde = row.mde
+
+    def make():
+        b, c = pairs(rng, 30)
+        c = c * (1 + mde)
+        return b, c, _paired(b, c)
+
+    # one gating metric: the judge's own 98 % decides
+    assert 0.82 <= _power("paired", make, tolerance=0.0) <= 0.97
+    back = _row(plan(cfg, FileCollector(tmp_path / "aa.csv"), effect=mde), "latency_ms")
+    assert back.needed == pytest.approx(30 * 60, rel=0.1)  # a 5 % grid of lengths
+
+
+def test_the_shift_mde_of_an_unpaired_judge_is_detected_with_the_planned_power(tmp_path):
+    rng = np.random.default_rng(1)
+    cfg = parse_config({**CONFIG, "metrics": [{**CONFIG["metrics"][0], "judge": "mann-whitney"},
+                                              *CONFIG["metrics"][1:]]})
+    row = _row(plan(cfg, record(tmp_path / "r.csv", rng, phi=0.5), duration=120 * 60), "latency_ms")
+    assert row.kind == "shift" and row.points == 120 and 0.3 < row.autocorrelation < 0.7 and row.vif > 2
     mde = row.mde
 
     def make():
         return latency(rng, 120, 0.5), latency(rng, 120, 0.5) * (1 + mde), {}
 
-    # the metric's judge is the default (paired); without timestamps it judges as mann-whitney does, at the
-    # metric's own tolerance (0 for paired), which is what the plan assumes
-    tolerance = parse_config(CONFIG).metrics[0].params.tolerance
-    assert tolerance == 0.0
-    assert 0.8 <= _power("mann-whitney", make, tolerance=tolerance) <= 0.98
+    assert 0.8 <= _power("mann-whitney", make, tolerance=cfg.metrics[0].params.tolerance) <= 0.98
 
 
 def test_the_rate_mde_is_detected_with_the_planned_power(tmp_path):
@@ -120,7 +171,8 @@ def test_correlation_and_a_small_canary_cost_sensitivity(tmp_path):
 
 
 def test_out_of_reach_and_non_comparisons_say_so(tmp_path):
-    cfg = parse_config(CONFIG)
+    cfg = parse_config({**CONFIG, "metrics": [{**CONFIG["metrics"][0], "judge": "mann-whitney"},
+                                              *CONFIG["metrics"][1:]]})
     p = plan(cfg, record(tmp_path / "r.csv", np.random.default_rng(5), phi=0.9), duration=10 * 60)
     lat = _row(p, "latency_ms")
     assert math.isfinite(lat.mde) and "lower bound" in lat.note
@@ -203,11 +255,15 @@ def test_plan_from_prometheus_matches_the_recording_and_the_judges(prometheus, t
     rows = {m["name"]: m for m in live["metrics"]}
     lat, err = rows["latency_ms"], rows["errors"]
     assert lat["points"] == 30 and 0 < lat["mde"] < 0.2 and err["events"] > 0
-    # the judges, on baseline-like data (N(100, 5), as the fixture's v1) with the planned shift, catch it about as
-    # often as planned (90 %)
+    # both versions are in Prometheus over the window (an A/A pair): the plan reads their timestamp pairs
+    assert "61 recorded timestamp pairs" in lat["note"] and lat["judge"] == "paired"  # both ends of the hour
+    # the default judge, on data like the fixture's (both versions N(100, 5)) on shared timestamps with the planned
+    # shift, catches it about as often as planned (90 %)
     rng = np.random.default_rng(8)
-    judge = get_judge("mann-whitney")
-    hits = sum(judge(rng.normal(100, 5, 30), rng.normal(100, 5, 30) * (1 + lat["mde"]),
-                     JudgeParams(direction=Direction.INCREASE, tolerance=0.0)).classification  # paired's
-               is Classification.HIGH for _ in range(200))
-    assert 0.8 <= hits / 200 <= 0.99
+
+    def make():
+        b, c = rng.normal(100, 5, 30), rng.normal(100, 5, 30) * (1 + lat["mde"])
+        return b, c, _paired(b, c)
+
+    # (up to 0.99: the autocorrelation estimated from the hour's 61 pairs, 0.14 here, errs high as often as low)
+    assert 0.8 <= _power("paired", make, runs=200, tolerance=0.0) <= 0.99
