@@ -52,10 +52,11 @@ from judges._har import (ChangePoint, change_point, cosines, ewc_bandwidth, ewc_
 from judges._har import _ar1_rows as ar1_rows
 from judges.registry import JudgePlugin
 from judges._types import Classification, EffectMeasure, Judgement, JudgeParams, Statistics
-from judges.autocorrelation import ar1_vif, lag1
+from judges.autocorrelation import MIN_POINTS, ar1_vif, lag1
 from judges.effect_size import cles, mean_ratio
 
-__all__ = ["LEVEL_SHARE", "MIN_CHANGE", "MIN_PAIRS", "PLUGIN", "PairedTest", "judge", "paired_test"]
+__all__ = ["LEVEL_SHARE", "MIN_CHANGE", "MIN_PAIRS", "PLUGIN", "PairedTest", "judge", "level_critical", "paired_test",
+           "planned_mde"]
 
 MIN_PAIRS = 3  # two degrees of freedom at least; below that an interval is all width
 MIN_SHARE = 0.5  # pairing that would drop more than half the shorter side loses to the unpaired test on all of it
@@ -160,7 +161,8 @@ def _simulated_mde(n: int, phi: float, confidence: float, power: float) -> float
     lam = u @ cosines(n, b).T
     se = np.sqrt((lam * lam).sum(axis=1) / b / n)
     r = (u[:, 1:] * u[:, :-1]).sum(axis=1) / (u * u).sum(axis=1)
-    keys = [phi_key(v) for v in (n * r + 1) / (n - 4)]  # judges.autocorrelation.lag1 on each draw
+    # judges.autocorrelation.lag1 on each draw (0 below its MIN_POINTS, as the judge's _phi)
+    keys = [phi_key(v) for v in (n * r + 1) / (n - 4)] if n >= MIN_POINTS else [0.0] * _PLAN_DRAWS
     crit = {k: level_critical(n, k, confidence)[2] for k in set(keys)}
     # the shift each draw needs to reject, one-sided
     need = np.array([crit[k] for k in keys]) * se - x.mean(axis=1)
