@@ -25,7 +25,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import lfilter
 
-__all__ = ["ChangePoint", "change_point", "cosines", "ewc_bandwidth", "ewc_lrv", "null_draws", "phi_key", "t_draws", "quantile", "tail_p"]
+__all__ = ["ChangePoint", "ar1_rows", "band_flatness", "change_point", "cosine_spectrum", "cosines", "ewc_bandwidth",
+           "ewc_lrv", "null_draws", "phi_key", "quantile", "sim_setting", "t_draws", "tail_p"]
 
 # Above this length the nulls are simulated at this length (or 2 B, when larger) with the same B, under AR(1) noise
 # whose spectrum is as flat over those B cosines as the real length's is over its own (see ``sim_setting``): a day
@@ -118,7 +119,7 @@ def phi_key(phi: float) -> float:
     return float(min(PHI_MAX, math.ceil(round(phi / PHI_STEP, 9)) * PHI_STEP))
 
 
-def _ar1_rows(rng: np.random.Generator, rows: int, n: int, phi: float) -> np.ndarray:
+def ar1_rows(rng: np.random.Generator, rows: int, n: int, phi: float) -> np.ndarray:
     """``rows`` stationary Gaussian AR(1) series of length ``n`` with unit variance."""
     e = rng.standard_normal((rows, n))
     if phi == 0.0 or n < 2:
@@ -131,11 +132,18 @@ def _ar1_rows(rng: np.random.Generator, rows: int, n: int, phi: float) -> np.nda
     return x
 
 
-def band_flatness(phi: float, n: int, b: int) -> float:
-    """Mean over the first ``b`` cosine frequencies ``pi j / n`` of the AR(1) spectrum at ``phi`` relative to its
-    value at frequency 0: 1 for white noise, lower as the EWC's downward bias grows."""
+def cosine_spectrum(phi: float, n: int, b: int, scale: float) -> np.ndarray:
+    """The AR(1) spectrum at ``phi`` at the first ``b`` cosine frequencies ``pi j / n``, ``scale / (1 - 2 phi cos w
+    + phi^2)``: with ``scale = 1 - phi^2`` the expectation of each cosine's square per unit variance, with
+    ``(1 - phi)^2`` relative to frequency 0."""
     w = np.pi * np.arange(1, b + 1) / n
-    return float(np.mean((1 - phi) ** 2 / (1 - 2 * phi * np.cos(w) + phi * phi)))
+    return scale / (1 - 2 * phi * np.cos(w) + phi * phi)
+
+
+def band_flatness(phi: float, n: int, b: int) -> float:
+    """Mean over the first ``b`` cosine frequencies of the AR(1) spectrum at ``phi`` relative to its value at
+    frequency 0: 1 for white noise, lower as the EWC's downward bias grows."""
+    return float(np.mean(cosine_spectrum(phi, n, b, (1 - phi) ** 2)))
 
 
 def sim_setting(n: int, b: int, phi: float) -> tuple[int, float]:
@@ -167,7 +175,7 @@ def _simulate(n: int, b: int, phi: float, change: bool) -> tuple[np.ndarray, np.
     t_abs, changes = [], []
     chunk = max(1, 1_000_000 // sim_n)
     for start in range(0, _SIM_DRAWS, chunk):
-        x = _ar1_rows(rng, min(chunk, _SIM_DRAWS - start), sim_n, phi)
+        x = ar1_rows(rng, min(chunk, _SIM_DRAWS - start), sim_n, phi)
         lam = (x - x.mean(axis=1, keepdims=True)) @ cos.T
         omega = (lam * lam).sum(axis=1) / b
         t_abs.append(np.abs(x.mean(axis=1)) / np.sqrt(omega / sim_n))

@@ -47,9 +47,8 @@ from scipy.stats import t as student_t
 from judges import mann_whitney
 from judges._decision import error, non_inferiority, ratio_interval, shift_interval
 from judges._paired_data import Differences, differences, matched_share
-from judges._har import (ChangePoint, change_point, cosines, ewc_bandwidth, ewc_lrv, null_draws, phi_key, quantile,
-                         t_draws, tail_p)
-from judges._har import _ar1_rows as ar1_rows
+from judges._har import (ChangePoint, ar1_rows, change_point, cosine_spectrum, cosines, ewc_bandwidth, ewc_lrv,
+                         null_draws, phi_key, quantile, t_draws, tail_p)
 from judges.registry import JudgePlugin
 from judges._types import Classification, EffectMeasure, Judgement, JudgeParams, Statistics
 from judges.autocorrelation import MIN_POINTS, ar1_vif, lag1
@@ -146,8 +145,7 @@ _PLAN_SEED = 20261205  # fixed: a plan is a pure function of its inputs
 def _ewc_moments(phi: float, n: int, b: int) -> tuple[float, float]:
     """Expectation (per unit variance) and Satterthwaite degrees of freedom of the EWC long-run variance on ``b``
     cosines of a long stationary AR(1) series at ``phi``, from its spectrum at the cosines' frequencies."""
-    w = np.pi * np.arange(1, b + 1) / n
-    e = (1 - phi * phi) / (1 - 2 * phi * np.cos(w) + phi * phi)
+    e = cosine_spectrum(phi, n, b, 1 - phi * phi)
     return float(e.mean()), float(e.sum() ** 2 / (e * e).sum())
 
 

@@ -131,7 +131,7 @@ def test_the_readme_example_rolls_back_a_13x_and_a_50x_error_canary_at_its_first
             ha = stack.enter_context(HAProxyServer(tmp_path / f"ha-{i}", servers, {blue.name: 100, green.name: 0}))
             stack.enter_context(Load(ha.url))
             config = configure(cfg, tmp_path, f"shop-{i}", ha, blue.name, green.name, judge)
-            proc = start(config, prom, tmp_path)
+            proc = stack.enter_context(start(config, prom, tmp_path))  # its pipes closed on the way out
             stack.callback(stop_process, proc)  # first out: before the HAProxy it drives goes away
             runs[(judge, ratio)] = (config, ha, (blue.name, green.name), proc)
         for (judge, ratio), (config, ha, (b_name, c_name), proc) in runs.items():

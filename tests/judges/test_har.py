@@ -10,7 +10,7 @@ import scipy.fft
 import scipy.stats
 
 from _ar import ar1 as _ar1
-from judges._har import (_ar1_rows, band_flatness, change_point, ewc_bandwidth, ewc_lrv, null_draws, phi_key,
+from judges._har import (ar1_rows, band_flatness, change_point, ewc_bandwidth, ewc_lrv, null_draws, phi_key,
                          quantile, sim_setting, t_draws, tail_p)
 
 
@@ -75,9 +75,9 @@ def test_phi_grid_rounds_up(phi, key):
     assert phi_key(phi) == pytest.approx(key)
 
 
-def test_the_filtered_ar1_rows_are_the_recursion():
+def test_the_filteredar1_rows_are_the_recursion():
     # x_0 = e_0, x_t = phi x_{t-1} + sqrt(1 - phi^2) e_t, written out against scipy.signal.lfilter's rows
-    rows = _ar1_rows(np.random.default_rng(4), 3, 50, 0.7)
+    rows = ar1_rows(np.random.default_rng(4), 3, 50, 0.7)
     e = np.random.default_rng(4).standard_normal((3, 50))
     x = e.copy()
     for t in range(1, 50):
@@ -106,6 +106,6 @@ def test_long_window_level_test_keeps_its_level_at_high_autocorrelation():
     from judges.paired import paired_test
 
     rng = np.random.default_rng(12)
-    x = _ar1_rows(rng, 600, 600, 0.8)
+    x = ar1_rows(rng, 600, 600, 0.8)
     rate = np.mean([paired_test(row, 0.98).p_level <= 0.013 for row in x])
     assert 0.003 <= rate <= 0.03

@@ -220,11 +220,11 @@ def test_a_a_rejections_stay_near_their_level(phi, n):
 def test_the_planned_mde_is_detected_with_its_power(n, phi, confidence):
     # canary plan's number for the paired judge: at its MDE the level interval lies above 0 with the planned power
     # (simulated in the judge up to 240 points, a noncentral t beyond); here 500 simulated windows
-    from judges._har import _ar1_rows
+    from judges._har import ar1_rows
     from judges.paired import paired_test, planned_mde
 
     mde = planned_mde(n, 0.07, phi, confidence, 0.8)
-    x = 0.07 * _ar1_rows(np.random.default_rng(n), 500, n, phi) + mde
+    x = 0.07 * ar1_rows(np.random.default_rng(n), 500, n, phi) + mde
     rate = np.mean([paired_test(row, confidence).lower > 0 for row in x])
     assert 0.72 <= rate <= 0.88
     assert planned_mde(2, 0.07, phi, confidence) == math.inf and planned_mde(n, 0.0, phi, confidence) == 0.0
