@@ -21,6 +21,8 @@ Progress = Callable[[int, int, str], None]
 ALIGNED_JUDGES = ("sequential-mean", "sequential-rate")
 # outcomes of a critical metric that zero the score like a critical failure: nothing shown within the allowed effect
 _OPEN = (Classification.INCONCLUSIVE, Classification.NODATA)
+# judge -> (metric name -> row, rows of (estimate, points)): the release's pooled nuisance estimates (release_pool)
+Pool = Mapping[str, tuple[Mapping[str, int], np.ndarray]]
 
 
 def engine_version() -> str:
@@ -29,7 +31,8 @@ def engine_version() -> str:
     return __version__
 
 
-def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair]) -> Judgement:
+def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair],
+               pool: Pool | None = None) -> Judgement:
     params: JudgeParams = m.params
     if pair.error:
         return Judgement(Classification.ERROR, f"{m.name}: {pair.error}", critical=m.critical,
@@ -52,10 +55,43 @@ def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair
             # a paired judge compares the two scopes timestamp by timestamp, never by position
             params = dataclasses.replace(params, options={**params.options,
                                                           **align(pair.baseline, pair.canary).options()})
+        if plugin.pool is not None and pool and m.judge in pool:
+            rows, values = pool[m.judge]
+            row = rows.get(m.name)
+            peers = values if row is None else np.delete(values, row, axis=0)
+            params = dataclasses.replace(params, options={**params.options, "peers": peers})
         return plugin.judge(pair.baseline.values, pair.canary.values, params)
     except Exception as e:  # a judge bug must fail closed, never pass
         return Judgement(Classification.ERROR, f"Classification of {m.name} failed: {type(e).__name__}: {e}",
                          critical=m.critical)
+
+
+def release_pool(metrics: Iterable[MetricConfig], pairs: Mapping[str, SamplePair]) -> Pool:
+    """Per judge that pools a nuisance estimate across the release (``JudgePlugin.pool``; the ``paired`` judge's
+    residual autocorrelation): the metrics that have one (collected, finite, judged with data), as
+    ``(name -> row, rows of (value, n))``. Each metric then sees the other rows (``options["peers"]``)."""
+    found: dict[str, tuple[list[str], list[tuple[float, int]]]] = {}
+    for m in metrics:
+        pair = pairs.get(m.name)
+        if pair is None or pair.error or m.denominator is not None or _infinite(pair):
+            continue
+        try:
+            plugin = get_plugin(m.judge)
+            if plugin.pool is None:
+                continue
+            params = m.params
+            if plugin.paired:
+                params = dataclasses.replace(params, options={**params.options,
+                                                              **align(pair.baseline, pair.canary).options()})
+            value = plugin.pool(pair.baseline.values, pair.canary.values, params)
+        except Exception:  # the metric's own judgement reports the problem; it only stays out of the pool
+            continue
+        if value is not None:
+            names, values = found.setdefault(m.judge, ([], []))
+            names.append(m.name)
+            values.append(value)
+    return {judge: ({name: i for i, name in enumerate(names)}, np.array(values, dtype=float).reshape(-1, 2))
+            for judge, (names, values) in found.items()}
 
 
 def _infinite(pair: SamplePair) -> dict[str, int]:
@@ -153,11 +189,12 @@ def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: W
     results = []
     total = len(config.metrics)
     batched = _judge_batches(config, pairs)
+    pool = release_pool(config.metrics, pairs)
     for i, m in enumerate(config.metrics):
         pair = pairs.get(m.name) or SamplePair(m.name, Series.empty(), Series.empty(),
                                                error="the collector returned nothing")
         judgement = (None if pair.error else _nonfinite(m, pair)) or batched.get(m.name) \
-            or _judge_one(m, pair, pairs)
+            or _judge_one(m, pair, pairs, pool)
         if not pair.error and pair.baseline.labels and pair.baseline.labels == pair.canary.labels \
                 and _same_series(pair):
             judgement = Judgement(Classification.ERROR, f"{m.name}: baseline and canary are the same series "
@@ -174,7 +211,7 @@ def judge_pairs(config: CanaryConfig, pairs: Mapping[str, SamplePair], window: W
         results = [defer(r) for r in results]
     source = tuple(dict.fromkeys(f"{name}: {n}" for name, p in pairs.items() for n in p.notes
                                  if SOURCE_WARNING in n))
-    return finish(config, tuple(results), window, dict(pairs), warnings + source)
+    return finish(config, tuple(results), window, dict(pairs), warnings + source, pool)
 
 
 def _identical_run(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> bool:
@@ -190,7 +227,8 @@ def _identical_run(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> boo
 
 
 def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Window | None,
-           pairs: Mapping[str, SamplePair], warnings: tuple[str, ...] = ()) -> AnalysisResult:
+           pairs: Mapping[str, SamplePair], warnings: tuple[str, ...] = (),
+           pool: Pool | None = None) -> AnalysisResult:
     """Score and decide a set of metric results, after Holm's correction across the gating metrics (if on), which
     judges them again at its step-down levels from ``pairs`` (``analysis.decision.family``)."""
     if config.holm:
@@ -203,7 +241,7 @@ def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Wind
             m = dataclasses.replace(m, params=dataclasses.replace(m.params, confidence=confidence))
             pair = pairs.get(m.name) or SamplePair(m.name, Series.empty(), Series.empty(),
                                                    error="the collector returned nothing")
-            return _judge_one(m, pair, pairs)
+            return _judge_one(m, pair, pairs, pool)
 
         results = holm_by_level(results, config.alpha,
                                 [by_name[r.name].params.confidence if r.name in by_name else 1.0 for r in results],

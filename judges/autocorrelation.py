@@ -31,7 +31,7 @@ from scipy.stats import t as student_t
 from judges._types import JudgeParams, Statistics
 
 __all__ = ["MAX_PHI", "MIN_POINTS", "SerialAdjustment", "ar1_vif", "effective_n", "for_params", "lag1",
-           "rank_vif", "serial_adjustment", "value_vif", "welch_interval", "welch_p"]
+           "lag1_rows", "rank_vif", "serial_adjustment", "value_vif", "welch_interval", "welch_p"]
 
 # Above 0.98 the AR(1) VIF is dominated by the estimate's noise; capping keeps the test finite and conservative.
 MAX_PHI = 0.98
@@ -74,8 +74,26 @@ def lag1(samples: Sequence[np.ndarray]) -> tuple[float, int]:
     if not lengths or den == 0.0:
         return 0.0, 0
     n = float(np.mean(lengths))
-    r = num / den
-    return (n * r + 1) / (n - 4), int(round(n))
+    return float(_bias_corrected(num / den, n)), int(round(n))
+
+
+def _bias_corrected(r: float | np.ndarray, n: float) -> float | np.ndarray:
+    """Marriott and Pope's bias correction of a lag-1 autocorrelation of centred series of length ``n``."""
+    return (n * r + 1) / (n - 4)
+
+
+def lag1_rows(x: np.ndarray) -> np.ndarray:
+    """:func:`lag1` of each row of ``x`` alone (rows of equal length, finite): 0 for rows shorter than
+    ``MIN_POINTS`` or constant."""
+    x = np.asarray(x, dtype=float)
+    n = x.shape[1]
+    if n < MIN_POINTS:
+        return np.zeros(x.shape[0])
+    u = x - x.mean(axis=1, keepdims=True)
+    num, den = (u[:, 1:] * u[:, :-1]).sum(axis=1), (u * u).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = _bias_corrected(num / den, n)
+    return np.where(den > 0, out, 0.0)
 
 
 def rank_vif(*samples: np.ndarray, margin: bool = True) -> tuple[float, float]:

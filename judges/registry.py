@@ -21,6 +21,7 @@ from judges._types import Judgement, JudgeParams
 ENTRY_POINT_GROUP = "canary_engine.judges"
 JudgeFn = Callable[[np.ndarray, np.ndarray, JudgeParams], Judgement]
 BatchFn = Callable[[Sequence[np.ndarray], Sequence[np.ndarray], Sequence[JudgeParams]], list[Judgement]]
+PoolFn = Callable[[np.ndarray, np.ndarray, JudgeParams], tuple[float, int] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,12 @@ class JudgePlugin:
     tolerance : float
         The ``tolerance`` a config gives metrics judged by it when neither the metric nor ``defaults`` sets one:
         Kayenta's 0.25 for the rank judges (the interval must clear ``tolerance * |estimate|``), 0 for ``paired``.
+    pool : callable, optional
+        ``pool(baseline, canary, params) -> (value, n) | None``: a nuisance estimate the judge shares across a
+        release. The pipeline calls it on every metric the plugin judges, with the judge's own arguments (the
+        alignment in ``params.options`` when ``paired``), and gives each metric the others' results as
+        ``params.options["peers"]`` (``paired``: the residual autocorrelation of the differences, see
+        ``judges.paired.pooled_autocorrelation``).
     """
 
     name: str
@@ -58,6 +65,7 @@ class JudgePlugin:
     judge_many: BatchFn | None = None
     paired: bool = False
     tolerance: float = 0.25
+    pool: PoolFn | None = None
 
     def parse_options(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """``raw`` checked against the options class (the judge applies the defaults of what is not given).

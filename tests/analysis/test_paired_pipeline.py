@@ -103,3 +103,43 @@ def test_shuffled_rows_give_the_same_judgement():
     two = judge_pairs(CONFIG, {"latency": shuffled}, None).metrics[0].judgement
     assert one.classification is two.classification and one.reason == two.reason
     assert one.statistics.estimate == pytest.approx(two.statistics.estimate, rel=1e-12)
+
+
+def _alike(seed, metrics=5, n=40, shift=0.0):
+    """Metrics with alike (moving-average) noise; the canary of ``m0`` is ``shift`` higher."""
+    rng = np.random.default_rng(seed)
+    ts = T0 + 60 * np.arange(n)
+    out = {}
+    for k in range(metrics):
+        b, c = (100 * np.exp(0.05 * np.convolve(rng.standard_normal(n + 2), [1, 0.8, 0.5])[2:]) for _ in range(2))
+        out[f"m{k}"] = SamplePair(f"m{k}", series(ts, b), series(ts, c * (1 + shift if k == 0 else 1)))
+    return out
+
+
+def test_each_paired_metric_sees_the_autocorrelation_of_the_others_also_after_holm():
+    pairs = _alike(3, shift=0.5)
+    pairs["short"] = SamplePair("short", series(T0 + 60 * np.arange(5), np.ones(5)),
+                                series(T0 + 60 * np.arange(5), np.ones(5) * 2))
+    pairs["ranked"] = pairs["m0"]
+    metrics = [{"name": f"m{k}"} for k in range(5)] + [{"name": "short"}, {"name": "ranked", "judge": "mann-whitney"}]
+    config = parse_config({"name": "t", "metrics": metrics}, "t.yaml")
+    result = judge_pairs(config, pairs, None)
+    by_name = {m.name: m for m in result.metrics}
+    # the five paired metrics with enough points pool (each sees the other four); the 5-point one and the
+    # mann-whitney one stay out
+    assert [by_name[f"m{k}"].statistics.extra["autocorrelation_peers"] for k in range(5)] == [4] * 5
+    # m0 is high at its own level, so Holm judged it again at its step-down level: still with its peers
+    x = by_name["m0"].statistics.extra
+    assert by_name["m0"].classification is Classification.HIGH and x["ci_confidence"] > 0.99
+    assert by_name["short"].statistics.extra["autocorrelation_peers"] == 5
+
+
+def test_the_pool_does_not_depend_on_the_order_of_the_metrics():
+    pairs = _alike(4, metrics=6)
+    names = list(pairs)
+    one = judge_pairs(parse_config({"name": "t", "metrics": [{"name": k} for k in names]}, "t.yaml"), pairs, None)
+    two = judge_pairs(parse_config({"name": "t", "metrics": [{"name": k} for k in names[::-1]]}, "t.yaml"), pairs,
+                      None)
+    a, b = {m.name: m.statistics for m in one.metrics}, {m.name: m.statistics for m in two.metrics}
+    for k in names:
+        assert a[k].extra["autocorrelation"] == b[k].extra["autocorrelation"] and a[k].ci_upper == b[k].ci_upper

@@ -8,10 +8,12 @@ import math
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.cli import main
 from judges import Classification, Direction, JudgeParams, get_judge
-from judges.autocorrelation import MAX_PHI, ar1_vif, lag1, rank_vif, serial_adjustment, value_vif
+from judges.autocorrelation import MAX_PHI, ar1_vif, lag1, lag1_rows, rank_vif, serial_adjustment, value_vif
 from judges.mann_whitney import judge_many
 
 judge = get_judge("mann-whitney")
@@ -186,3 +188,11 @@ def test_cli_regression_releases_fail(tmp_path, capsys):
     flagged = [r["metrics"][0] for r in results if r["metrics"][0]["classification"] == "high"]
     # flagged at Holm's level for 12 metrics: the interval is labelled with it
     assert flagged and all(m["detectability"]["confidence"] >= 1 - 0.05 / 12 - 1e-12 for m in flagged)
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2 ** 16), n=st.integers(2, 80), rows=st.integers(1, 6))
+def test_lag1_rows_is_lag1_of_each_row_alone(seed, n, rows):
+    x = np.random.default_rng(seed).normal(size=(rows, n))
+    x[0] = 3.0  # a constant row has no estimate: 0, as lag1 gives
+    assert np.allclose(lag1_rows(x), [lag1([row])[0] for row in x], rtol=0, atol=1e-12)
