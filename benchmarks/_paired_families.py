@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from unittest import mock
 
 import numpy as np
 
@@ -77,21 +78,23 @@ def ar1(rng: np.random.Generator, phi: float, n: int, heavy: bool = False) -> np
     return x
 
 
-def simulate(rng: np.random.Generator, specs: tuple[Spec, ...], n: int, phi: float, effects: dict[str, float],
-             start: int = 0, late: int = 0, drift: float = 1.0) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                                   np.ndarray]]:
+def simulate(rng: np.random.Generator, specs: tuple[Spec, ...], n: int, phi: float | tuple[float, ...],
+             effects: dict[str, float], start: int = 0, late: int = 0, drift: float = 1.0
+             ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """name -> (baseline timestamps, baseline values, canary timestamps, canary values).
 
-    ``effects``: relative change of the canary per metric from point ``start`` on; ``late``: the canary's first
-    ``late`` points are missing (it started later); ``drift`` scales the shared load signal.
+    ``phi``: the per-scope noise's AR coefficient, one for all metrics or one per metric; ``effects``: relative
+    change of the canary per metric from point ``start`` on; ``late``: the canary's first ``late`` points are
+    missing (it started later); ``drift`` scales the shared load signal.
     """
     load = drift * ar1(rng, 0.95, n)
     ts = T0 + 60.0 * np.arange(n)
+    phis = phi if isinstance(phi, tuple) else (phi,) * len(specs)
     out = {}
-    for s in specs:
+    for s, p in zip(specs, phis):
         arms = []
         for arm in (0, 1):
-            level = s.base * np.exp(s.load * load + s.cv * ar1(rng, phi, n, s.heavy))
+            level = s.base * np.exp(s.load * load + s.cv * ar1(rng, p, n, s.heavy))
             if arm and s.name in effects:
                 level = level * np.where(np.arange(n) >= start, 1 + effects[s.name], 1.0)
             arms.append(rng.poisson(level).astype(float) if s.count else level)
@@ -107,12 +110,18 @@ def _config(specs: tuple[Spec, ...], judge: str | None):
 _CONFIGS: dict = {}
 
 
-def run_pipeline(rel: dict, specs: tuple[Spec, ...], judge: str | None) -> tuple[dict[str, bool], bool]:
-    """(name -> flagged high/low after the pipeline's multiplicity step, verdict is pass)."""
+def run_pipeline(rel: dict, specs: tuple[Spec, ...], judge: str | None, pool: bool = True
+                 ) -> tuple[dict[str, bool], bool]:
+    """(name -> flagged high/low after the pipeline's multiplicity step, verdict is pass); ``pool=False``: each
+    paired metric calibrated at its own autocorrelation estimate alone (the pipeline's release pool left empty)."""
     key = (tuple(s.name for s in specs), judge)
     config = _CONFIGS.get(key) or _CONFIGS.setdefault(key, _config(specs, judge))
     pairs = {name: SamplePair(name, Series(tb, b), Series(tc, c)) for name, (tb, b, tc, c) in rel.items()}
-    result = judge_pairs(config, pairs, None)
+    if pool:
+        result = judge_pairs(config, pairs, None)
+    else:
+        with mock.patch("analysis.pipeline.release_pool", return_value={}):
+            result = judge_pairs(config, pairs, None)
     flagged = {m.name: m.classification in FLAGGED for m in result.metrics}
     return flagged, str(result.verdict) == "pass"
 
@@ -218,4 +227,59 @@ def table(results: list[dict]) -> str:
             what, col = "detected (a regressed metric high/low)", "detected"
         vals = [f"{100 * cell['counts'][k][col] / n:.1f} %" for k in keys]
         lines.append(f"| {family} | {scenario} | {n} | {what} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
+
+
+# --- the release's autocorrelation pool (judges.paired.pooled_autocorrelation) ------------------------------------
+# 12-metric releases whose metrics have alike or different AR coefficients: with the pool (the default) and without
+# it (each metric calibrated at its own estimate), A/A false fails and, for alike metrics, +20 % on p50 caught.
+
+POOL_CASES = (
+    ("alike, AR 0.5", (0.5,) * 12, {}),
+    ("alike, AR 0.5: p50 +20 %", (0.5,) * 12, {"latency_p50_ms": 0.20}),
+    ("alike, AR 0.8", (0.8,) * 12, {}),
+    ("alike from 0.3 to 0.7", tuple(float(v) for v in np.linspace(0.3, 0.7, 12)), {}),
+    ("half at 0.2, half at 0.8", (0.2,) * 6 + (0.8,) * 6, {}),
+    ("one gauge at 0.95 among 0.3", (0.3,) * 11 + (0.95,), {}),
+    ("one white metric among 0.8", (0.8,) * 11 + (0.0,), {}),
+    ("two gauges (0.9, 0.95) among 0.5", (0.5,) * 10 + (0.9, 0.95), {}),
+    ("spread from 0 to 0.95", (0.0, 0.0, 0.0, 0.3, 0.3, 0.5, 0.5, 0.5, 0.8, 0.8, 0.9, 0.95), {}),
+)
+POOL_SIZES = (30, 60)
+
+
+def pool_task(args: tuple) -> dict:
+    """``runs`` releases of one pool case at one length: flagged / detected with and without the pool."""
+    index, n, runs, seed = args
+    name, phis, effects = POOL_CASES[index]
+    specs = SERVICE[:12]
+    rng = np.random.default_rng(seed)
+    out = {k: 0 for k in ("pool", "alone")}
+    for _ in range(runs):
+        rel = simulate(rng, specs, n, phis, effects, drift=0.3)
+        for k in out:
+            flagged, _ = run_pipeline(rel, specs, None, pool=k == "pool")
+            out[k] += any(flagged[m] for m in effects) if effects else any(flagged.values())
+    return {"index": index, "n": n, "runs": runs, "counts": out}
+
+
+def pool_cells(releases: int, seed: int, chunk: int = 25) -> list[tuple]:
+    return [(index, n, min(chunk, releases - i), seed * 100_000 + 50_000 + index * 1000 + n * 10 + i)
+            for index in range(len(POOL_CASES)) for n in POOL_SIZES for i in range(0, releases, chunk)]
+
+
+def pool_table(results: list[dict]) -> str:
+    agg: dict = {}
+    for r in results:
+        cell = agg.setdefault((r["index"], r["n"]), {"runs": 0, "pool": 0, "alone": 0})
+        cell["runs"] += r["runs"]
+        for k in ("pool", "alone"):
+            cell[k] += r["counts"][k]
+    lines = ["| release (per-scope AR coefficient of the 12 metrics) | points | measured | with the pool (default) "
+             "| each metric alone |", "|---|---|---|---|---|"]
+    for (index, n), c in sorted(agg.items()):
+        name, _, effects = POOL_CASES[index]
+        what = "detected" if effects else "false fail"
+        lines.append(f"| {name} | {n} | {what} | {100 * c['pool'] / c['runs']:.1f} % | "
+                     f"{100 * c['alone'] / c['runs']:.1f} % |")
     return "\n".join(lines)

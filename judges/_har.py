@@ -44,12 +44,12 @@ BANDWIDTH_FACTOR = 0.5
 BANDWIDTH_MAX = 400  # reached at 64,000 points; Student t on 400 df is within 0.3 % of the normal at 99.9 %
 
 
-def ewc_bandwidth(n: int) -> int:
-    """Number of cosines ``B``: ``BANDWIDTH_FACTOR * T^(2/3)`` rounded, at least 2, at most ``T - 1`` and
-    ``BANDWIDTH_MAX``."""
+def ewc_bandwidth(n: int, factor: float = BANDWIDTH_FACTOR) -> int:
+    """Number of cosines ``B``: ``factor * T^(2/3)`` rounded (``BANDWIDTH_FACTOR`` unless given), at least 2, at
+    most ``T - 1`` and ``BANDWIDTH_MAX``."""
     if n < 2:
         return 0
-    return int(min(n - 1, BANDWIDTH_MAX, max(2, round(BANDWIDTH_FACTOR * n ** (2.0 / 3.0)))))
+    return int(min(n - 1, BANDWIDTH_MAX, max(2, round(factor * n ** (2.0 / 3.0)))))
 
 
 def cosines(n: int, b: int) -> np.ndarray:

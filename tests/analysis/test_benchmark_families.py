@@ -43,3 +43,15 @@ def test_a_a_false_fails_stay_within_target_in_every_family():
         if scenario.startswith("A/A") and family != "AR noise phi 0.8":
             counts = _run(i, 60)
             assert counts["paired (default)"]["flagged"] <= 6, family  # 5 % of 60 plus binomial noise
+
+
+def test_the_pool_table_compares_the_pool_with_each_metric_alone():
+    # one release per row is enough for the shape; the judge's own tests check what the pool does
+    cases = {name: i for i, (name, *_) in enumerate(fam.POOL_CASES)}
+    results = [fam.pool_task((cases[name], 30, 2, 90 + i)) for i, name in
+               enumerate(("alike, AR 0.5: p50 +20 %", "one gauge at 0.95 among 0.3"))]
+    text = fam.pool_table(results)
+    assert "| alike, AR 0.5: p50 +20 % | 30 | detected |" in text
+    assert "| one gauge at 0.95 among 0.3 | 30 | false fail |" in text
+    # with the pool, +20 % on p50 of a 30-point release of alike metrics is caught in both seeded releases
+    assert results[0]["counts"]["pool"] == 2
