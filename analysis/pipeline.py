@@ -70,7 +70,7 @@ def release_pool(metrics: Iterable[MetricConfig], pairs: Mapping[str, SamplePair
     """Per judge that pools a nuisance estimate across the release (``JudgePlugin.pool``; the ``paired`` judge's
     residual autocorrelation): the metrics that have one (collected, finite, judged with data), as
     ``(name -> row, rows of (value, n))``. Each metric then sees the other rows (``options["peers"]``)."""
-    found: dict[str, tuple[list[str], list[tuple[float, int]]]] = {}
+    found: dict[str, tuple[list[str], list[tuple[float, float]]]] = {}
     for m in metrics:
         pair = pairs.get(m.name)
         if pair is None or pair.error or m.denominator is not None or _infinite(pair):
@@ -84,12 +84,15 @@ def release_pool(metrics: Iterable[MetricConfig], pairs: Mapping[str, SamplePair
                 params = dataclasses.replace(params, options={**params.options,
                                                               **align(pair.baseline, pair.canary).options()})
             value = plugin.pool(pair.baseline.values, pair.canary.values, params)
+            if value is None:
+                continue
+            est, points = (float(x) for x in value)  # exactly two numbers, or this metric stays out
         except Exception:  # the metric's own judgement reports the problem; it only stays out of the pool
             continue
-        if value is not None:
+        if math.isfinite(est) and math.isfinite(points):
             names, values = found.setdefault(m.judge, ([], []))
             names.append(m.name)
-            values.append(value)
+            values.append((est, points))
     return {judge: ({name: i for i, name in enumerate(names)}, np.array(values, dtype=float).reshape(-1, 2))
             for judge, (names, values) in found.items()}
 
@@ -146,7 +149,7 @@ def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dic
             many = get_plugin(name).judge_many
         except KeyError:
             continue
-        if many is None or len(ms) < 2:
+        if many is None or len(ms) < 2 or get_plugin(name).pool is not None:  # pooled judges see their peers
             continue
         try:
             judgements = many([pairs[m.name].baseline.values for m in ms], [pairs[m.name].canary.values for m in ms],
@@ -233,6 +236,9 @@ def finish(config: CanaryConfig, results: tuple[MetricResult, ...], window: Wind
     judges them again at its step-down levels from ``pairs`` (``analysis.decision.family``)."""
     if config.holm:
         from analysis.decision.family import holm_by_level
+
+        if pool is None:  # the rejudged metrics see the same peers as their first judgement
+            pool = release_pool(config.metrics, pairs)
 
         by_name = {m.name: m for m in config.metrics}
 

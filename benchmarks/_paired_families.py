@@ -91,7 +91,7 @@ def simulate(rng: np.random.Generator, specs: tuple[Spec, ...], n: int, phi: flo
     ts = T0 + 60.0 * np.arange(n)
     phis = phi if isinstance(phi, tuple) else (phi,) * len(specs)
     out = {}
-    for s, p in zip(specs, phis):
+    for s, p in zip(specs, phis, strict=True):
         arms = []
         for arm in (0, 1):
             level = s.base * np.exp(s.load * load + s.cv * ar1(rng, p, n, s.heavy))
@@ -264,7 +264,7 @@ def pool_task(args: tuple) -> dict:
 
 
 def pool_cells(releases: int, seed: int, chunk: int = 25) -> list[tuple]:
-    return [(index, n, min(chunk, releases - i), seed * 100_000 + 50_000 + index * 1000 + n * 10 + i)
+    return [(index, n, min(chunk, releases - i), (seed, 50, index, n, i))
             for index in range(len(POOL_CASES)) for n in POOL_SIZES for i in range(0, releases, chunk)]
 
 

@@ -113,7 +113,10 @@ PHI_MAX = 0.95
 
 
 def phi_key(phi: float) -> float:
-    """The calibration grid point of an estimated AR(1) coefficient: rounded up, within ``[0, PHI_MAX]``."""
+    """The calibration grid point of an estimated AR(1) coefficient: rounded up, within ``[0, PHI_MAX]``; NaN (no
+    estimate) gives ``PHI_MAX``, the most conservative point."""
+    if math.isnan(phi):
+        return PHI_MAX
     if not phi > 0:
         return 0.0
     return float(min(PHI_MAX, math.ceil(round(phi / PHI_STEP, 9)) * PHI_STEP))

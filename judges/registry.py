@@ -53,8 +53,9 @@ class JudgePlugin:
         Kayenta's 0.25 for the rank judges (the interval must clear ``tolerance * |estimate|``), 0 for ``paired``.
     pool : callable, optional
         ``pool(baseline, canary, params) -> (value, n) | None``: a nuisance estimate the judge shares across a
-        release. The pipeline calls it on every metric the plugin judges, with the judge's own arguments (the
-        alignment in ``params.options`` when ``paired``), and gives each metric the others' results as
+        release. The pipeline calls it on every metric the plugin judges that has data (no collection error, no
+        infinite values, no denominator), with the judge's own arguments (the alignment in ``params.options`` when
+        ``paired``), and gives each metric the others' results (two finite numbers each) as
         ``params.options["peers"]`` (``paired``: the residual autocorrelation of the differences, see
         ``judges.paired.pooled_autocorrelation``).
     """

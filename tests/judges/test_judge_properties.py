@@ -164,13 +164,17 @@ def test_effect_size_gates(name, data, allowed, critical):
         if name == "kayenta" or (passes_gate and lo > bound):
             assert gated.classification is (Classification.HIGH if passes_gate else Classification.PASS)
             assert gated.critical == (passes_gate and (math.isnan(es) or es >= critical))
-        else:  # high only when the interval lies wholly past the (gated) allowed effect, never low
+        elif passes_gate:  # high only past the (wider) gated allowed effect, else not enough data to tell
+            assert gated.classification in (Classification.HIGH, Classification.INCONCLUSIVE)
+        else:  # below the gate: high only when the interval lies wholly past the allowed effect, never low
             assert gated.classification is not Classification.LOW
     elif plain.classification is Classification.LOW:
         passes_gate = math.isnan(es) or es <= 1 / allowed
         if name == "kayenta" or (passes_gate and hi < -bound):
             assert gated.classification is (Classification.LOW if passes_gate else Classification.PASS)
             assert gated.critical == (passes_gate and (math.isnan(es) or es <= 1 / critical))
+        elif passes_gate:
+            assert gated.classification in (Classification.LOW, Classification.INCONCLUSIVE)
         else:
             assert gated.classification is not Classification.HIGH
     elif name == "kayenta":

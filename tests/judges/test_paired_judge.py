@@ -282,7 +282,7 @@ def test_the_pool_moves_an_estimate_towards_the_mean_never_past_it(own, n, peers
 
 def test_the_pool_buys_power_in_a_release_of_alike_metrics():
     # 12 metrics with AR 0.5 noise on 30 points, +20 % on one (log sd 0.07 of the differences), at the first Holm
-    # step of 12 metrics: its own estimate of the autocorrelation (sd ~0.15) often lands high and lifts the critical
+    # step of 12 metrics: its own estimate of the autocorrelation (sd ~0.18) often lands high and lifts the critical
     # value; the release's pool is tighter. 150 seeded releases.
     from judges._har import ar1_rows
     from judges.autocorrelation import lag1
@@ -297,3 +297,19 @@ def test_the_pool_buys_power_in_a_release_of_alike_metrics():
         alone += paired_test(x[0], conf).lower > 0
         pooled += paired_test(x[0], conf, peers).lower > 0
     assert pooled >= alone + 6 and pooled / 150 >= 0.82
+
+
+def test_peers_that_are_not_estimates_never_lower_the_calibration():
+    # the pipeline gives finite (estimate, points) pairs; a library caller might not: rows that no lag-1 estimate
+    # can be (1e200, an infinite length) are left out, and a malformed array is an error, never a pass
+    from judges._har import ar1_rows
+    from judges.paired import pooled_autocorrelation
+
+    x = 0.07 * ar1_rows(np.random.default_rng(5), 1, 30, 0.9)[0]
+    alone = paired_test(x, 0.99)
+    for bad in ([(0.9, 30)] * 2 + [(1e200, 30)], [(0.9, 30)] * 2 + [(0.5, math.inf)], [(math.nan, 30)] * 5):
+        assert paired_test(x, 0.99, bad).critical_value == alone.critical_value
+    assert pooled_autocorrelation(math.nan, 30, [(0.5, 30)] * 11) == (pytest.approx(math.nan, nan_ok=True), False)
+    b, c = np.exp(x), np.exp(x + 0.05)
+    j = judge(b, c, paired(b, c, options={"peers": np.zeros((2, 7))}))
+    assert j.classification is Classification.ERROR and "options.peers" in j.reason
