@@ -8,7 +8,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from judges import Classification, Judgement, JudgeParams, Statistics, get_plugin
+from judges import Classification, Judgement, JudgeParams, JudgePlugin, Statistics, get_plugin
 
 from analysis.decision import scoring, verdict
 from analysis.collectors import Collector
@@ -51,10 +51,7 @@ def _judge_one(m: MetricConfig, pair: SamplePair, pairs: Mapping[str, SamplePair
                                                       "canary_denominator": den.canary.values})
     try:
         plugin = get_plugin(m.judge)
-        if plugin.paired:
-            # a paired judge compares the two scopes timestamp by timestamp, never by position
-            params = dataclasses.replace(params, options={**params.options,
-                                                          **align(pair.baseline, pair.canary).options()})
+        params = _aligned(params, plugin, pair)
         if plugin.pool is not None and pool and m.judge in pool:
             rows, values = pool[m.judge]
             row = rows.get(m.name)
@@ -73,17 +70,13 @@ def release_pool(metrics: Iterable[MetricConfig], pairs: Mapping[str, SamplePair
     found: dict[str, tuple[list[str], list[tuple[float, float]]]] = {}
     for m in metrics:
         pair = pairs.get(m.name)
-        if pair is None or pair.error or m.denominator is not None or _infinite(pair):
+        if pair is None or not _plain(m, pair):
             continue
         try:
             plugin = get_plugin(m.judge)
             if plugin.pool is None:
                 continue
-            params = m.params
-            if plugin.paired:
-                params = dataclasses.replace(params, options={**params.options,
-                                                              **align(pair.baseline, pair.canary).options()})
-            value = plugin.pool(pair.baseline.values, pair.canary.values, params)
+            value = plugin.pool(pair.baseline.values, pair.canary.values, _aligned(m.params, plugin, pair))
             if value is None:
                 continue
             est, points = (float(x) for x in value)  # exactly two numbers, or this metric stays out
@@ -95,6 +88,19 @@ def release_pool(metrics: Iterable[MetricConfig], pairs: Mapping[str, SamplePair
             values.append((est, points))
     return {judge: ({name: i for i, name in enumerate(names)}, np.array(values, dtype=float).reshape(-1, 2))
             for judge, (names, values) in found.items()}
+
+
+def _aligned(params: JudgeParams, plugin: JudgePlugin, pair: SamplePair) -> JudgeParams:
+    """``params`` with the scopes' timestamp alignment in its options when the judge pairs them: a paired judge
+    compares the two scopes timestamp by timestamp, never by position."""
+    if not plugin.paired:
+        return params
+    return dataclasses.replace(params, options={**params.options, **align(pair.baseline, pair.canary).options()})
+
+
+def _plain(m: MetricConfig, pair: SamplePair) -> bool:
+    """Collected without error, finite, no denominator: a metric a batched or pooling judge reads on its own."""
+    return not pair.error and m.denominator is None and not _infinite(pair)
 
 
 def _infinite(pair: SamplePair) -> dict[str, int]:
@@ -141,7 +147,7 @@ def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dic
     groups: dict[str, list[MetricConfig]] = {}
     for m in config.metrics:
         pair = pairs.get(m.name)
-        if pair is not None and not pair.error and m.denominator is None and not _infinite(pair):
+        if pair is not None and _plain(m, pair):
             groups.setdefault(m.judge, []).append(m)
     out: dict[str, Judgement] = {}
     for name, ms in groups.items():
