@@ -152,10 +152,11 @@ def _judge_batches(config: CanaryConfig, pairs: Mapping[str, SamplePair]) -> dic
     out: dict[str, Judgement] = {}
     for name, ms in groups.items():
         try:
-            many = get_plugin(name).judge_many
+            plugin = get_plugin(name)
         except KeyError:
             continue
-        if many is None or len(ms) < 2 or get_plugin(name).pool is not None:  # pooled judges see their peers
+        many = plugin.judge_many
+        if many is None or len(ms) < 2 or plugin.pool is not None:  # pooled judges see their peers
             continue
         try:
             judgements = many([pairs[m.name].baseline.values for m in ms], [pairs[m.name].canary.values for m in ms],

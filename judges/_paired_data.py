@@ -15,7 +15,7 @@ import numpy as np
 from judges._types import JudgeParams, NanStrategy, OutlierStrategy
 from judges.preprocessing import iqr_outliers
 
-__all__ = ["Differences", "differences", "matched_share"]
+__all__ = ["Differences", "differences", "matched_share", "pairing"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -83,3 +83,18 @@ def matched_share(n_pairs: int, baseline: np.ndarray, canary: np.ndarray, min_pa
         return False, (f"only {n_pairs} of the shorter side's {shorter} points pair up (pairing needs at least "
                        f"{min_share:.0%} of them; {unmatched})")
     return True, ""
+
+
+def pairing(b_all: np.ndarray, c_all: np.ndarray, opts: Mapping[str, Any], params: JudgeParams, min_pairs: int,
+            min_share: float) -> tuple[Differences | None, str, dict[str, float]]:
+    """The differences a paired judge judges on, or None with why it falls back to the unpaired judge on the full
+    samples ``b_all`` / ``c_all`` (and the counts it reports then)."""
+    if "paired_baseline" not in opts or "paired_canary" not in opts:
+        return None, "no timestamps were given to pair the samples on", {}
+    diff = differences(opts, params)
+    if diff.empty_side is not None:
+        return None, f"the {diff.empty_side} has no data at the shared timestamps", {"n_pairs": 0.0}
+    share_ok, why = matched_share(diff.size, b_all, c_all, min_pairs, min_share, opts)
+    if not share_ok:
+        return None, why, {"n_pairs": float(diff.size)}
+    return diff, "", {}

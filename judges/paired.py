@@ -49,7 +49,7 @@ from scipy.stats import t as student_t
 
 from judges import mann_whitney
 from judges._decision import error, non_inferiority, ratio_interval, shift_interval
-from judges._paired_data import Differences, differences, matched_share
+from judges._paired_data import Differences, pairing
 from judges._har import (BANDWIDTH_FACTOR, PHI_MAX, ChangePoint, ar1_rows, change_point, cosine_spectrum, cosines,
                          ewc_bandwidth, ewc_lrv, null_draws, phi_key, quantile, t_draws, tail_p)
 from judges.registry import JudgePlugin
@@ -414,15 +414,9 @@ def judge(baseline: np.ndarray, canary: np.ndarray, params: JudgeParams) -> Judg
     mann_whitney._check(params)
     opts = dict(params.options)
     b_all, c_all = np.asarray(baseline, dtype=float), np.asarray(canary, dtype=float)
-    if "paired_baseline" not in opts or "paired_canary" not in opts:
-        return _fallback(b_all, c_all, params, "no timestamps were given to pair the samples on", {})
-    diff = differences(opts, params)
-    if diff.empty_side is not None:
-        return _fallback(b_all, c_all, params, f"the {diff.empty_side} has no data at the shared timestamps",
-                         {"n_pairs": 0.0})
-    share_ok, why = matched_share(diff.size, b_all, c_all, MIN_PAIRS, MIN_SHARE, opts)
-    if not share_ok:
-        return _fallback(b_all, c_all, params, why, {"n_pairs": float(diff.size)})
+    diff, why, extra = pairing(b_all, c_all, opts, params, MIN_PAIRS, MIN_SHARE)
+    if diff is None:
+        return _fallback(b_all, c_all, params, why, extra)
     base = Statistics(n_baseline=diff.size, n_canary=diff.size, baseline_median=float(np.median(diff.baseline)),
                       canary_median=float(np.median(diff.canary)), extra={**diff.counts, "n_pairs": float(diff.size)})
     if np.array_equal(diff.baseline, diff.canary):
@@ -474,16 +468,12 @@ def residual_autocorrelation(baseline: np.ndarray, canary: np.ndarray, params: J
     """The release pool's entry for one metric (``JudgePlugin.pool``): the bias-corrected lag-1 autocorrelation of
     its centred differences and their number, or None when the judge would not judge it paired on at least
     ``autocorrelation.MIN_POINTS`` pairs."""
-    opts = dict(params.options)
-    if "paired_baseline" not in opts or "paired_canary" not in opts:
-        return None
-    try:
-        diff = differences(opts, params)
-    except ValueError:
-        return None
     b_all, c_all = np.asarray(baseline, dtype=float), np.asarray(canary, dtype=float)
-    if diff.empty_side is not None or diff.size < MIN_POINTS or not np.isfinite(diff.d).all() \
-            or not matched_share(diff.size, b_all, c_all, MIN_PAIRS, MIN_SHARE, opts)[0]:
+    try:
+        diff = pairing(b_all, c_all, dict(params.options), params, MIN_PAIRS, MIN_SHARE)[0]
+    except ValueError:  # the judge reports it; the metric only stays out of the pool
+        return None
+    if diff is None or diff.size < MIN_POINTS or not np.isfinite(diff.d).all():
         return None
     # the judge's own estimate (_phi); constant differences (two equal series, zero errors on both sides) have
     # none and stay out rather than pull the pool towards 0
